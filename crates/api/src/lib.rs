@@ -1,0 +1,55 @@
+//! The HTTP front: routes of the Lambda 2015-03-31 REST-JSON API, the code download used by
+//! GetFunction, health and metrics. Handlers translate HTTP to typed engine calls and engine
+//! results to AWS's wire shapes; they hold no business logic.
+
+mod error;
+mod functions;
+mod invoke;
+
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use flicker_engine::Engine;
+
+pub use error::WireError;
+
+/// The Lambda API router over `engine`.
+pub fn router(engine: Engine) -> Router {
+    Router::new()
+        .route("/2015-03-31/functions", get(functions::list).post(functions::create))
+        .route("/2015-03-31/functions/", get(functions::list).post(functions::create))
+        .route("/2015-03-31/functions/{name}", get(functions::get).delete(functions::delete))
+        .route(
+            "/2015-03-31/functions/{name}/configuration",
+            get(functions::get_configuration).put(functions::update_configuration),
+        )
+        .route("/2015-03-31/functions/{name}/code", axum::routing::put(functions::update_code))
+        .route("/2015-03-31/functions/{name}/invocations", post(invoke::invoke))
+        .route("/2014-11-13/functions/{name}/invoke-async", post(invoke::invoke_async))
+        .route("/2014-11-13/functions/{name}/invoke-async/", post(invoke::invoke_async))
+        .route("/2016-08-19/account-settings", get(functions::account_settings))
+        .route("/2016-08-19/account-settings/", get(functions::account_settings))
+        .route("/_flicker/code/{file}", get(functions::download_code))
+        .route("/health", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .fallback(error::unknown_operation)
+        .layer(middleware::from_fn(add_request_id))
+        .with_state(engine)
+}
+
+async fn metrics(axum::extract::State(engine): axum::extract::State<Engine>) -> ([(&'static str, &'static str); 1], String) {
+    ([("content-type", "text/plain; version=0.0.4")], engine.render_metrics())
+}
+
+/// Gives every response an `x-amzn-RequestId` header, as AWS does.
+async fn add_request_id(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let id = uuid::Uuid::new_v4().to_string();
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-amzn-requestid", value);
+    }
+    response
+}

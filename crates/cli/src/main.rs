@@ -1,0 +1,87 @@
+//! The `flicker` command: `flicker serve` runs the single-node server.
+
+mod settings;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use flicker_engine::{Engine, EngineSettings};
+use flicker_sandbox::ProcessSandbox;
+use tracing::info;
+
+/// A self-hosted function platform that speaks the AWS Lambda API.
+#[derive(Debug, Parser)]
+#[command(name = "flicker", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the single-node server.
+    Serve(settings::ServeArgs),
+}
+
+/// Size at which a function's log file is rotated.
+const LOG_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args.resolve()?),
+    }
+}
+
+fn serve(settings: settings::Settings) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&settings.log_level).context("invalid log level")?)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("failed to start the Tokio runtime")?;
+    runtime.block_on(run(settings))
+}
+
+async fn run(settings: settings::Settings) -> anyhow::Result<()> {
+    let engine_settings = EngineSettings {
+        data_dir: settings.data_dir.clone(),
+        region: settings.region.clone(),
+        account_id: settings.account_id.clone(),
+        concurrency_limit: settings.concurrency_limit,
+        idle_keep_alive: settings.idle_keep_alive,
+        init_timeout: settings.init_timeout,
+        log_file_bytes: LOG_FILE_BYTES,
+    };
+    let engine = Engine::start(engine_settings, Arc::new(ProcessSandbox))
+        .await
+        .with_context(|| format!("failed to open data directory {}", settings.data_dir.display()))?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("failed to listen on {}", settings.listen))?;
+    let address = listener.local_addr()?;
+    info!(%address, data_dir = %settings.data_dir.display(), region = %settings.region, "Flicker listening on http://{address}");
+
+    let router = flicker_api::router(engine.clone());
+    let stopping = engine.clone();
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            wait_for_signal().await;
+            info!("stopping: shutting down environments");
+            stopping.shutdown();
+        })
+        .await
+        .context("the server failed")?;
+    engine.shutdown();
+    info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).expect("installing a SIGTERM handler succeeds");
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

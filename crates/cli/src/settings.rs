@@ -1,0 +1,191 @@
+//! Server settings from flags, `FLICKER_*` environment variables and an optional TOML file, in
+//! that order of precedence, over built-in defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use serde::Deserialize;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
+pub const DEFAULT_DATA_DIR: &str = "flicker-data";
+pub const DEFAULT_REGION: &str = "us-east-1";
+pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
+pub const DEFAULT_CONCURRENCY_LIMIT: usize = 1000;
+pub const DEFAULT_IDLE_KEEP_ALIVE_SECONDS: u64 = 300;
+pub const DEFAULT_INIT_TIMEOUT_SECONDS: u64 = 10;
+pub const DEFAULT_LOG_LEVEL: &str = "info";
+
+/// Flags of `flicker serve`. Each also reads a `FLICKER_*` variable.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML file with settings; flags and environment variables override it.
+    #[arg(long, env = "FLICKER_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Address and port of the API [default: 127.0.0.1:9000].
+    #[arg(long, env = "FLICKER_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+
+    /// Directory holding the database, code, logs and runtime files [default: ./flicker-data].
+    #[arg(long, env = "FLICKER_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Region used in ARNs and AWS_REGION [default: us-east-1].
+    #[arg(long, env = "FLICKER_REGION")]
+    pub region: Option<String>,
+
+    /// Twelve-digit account id used in ARNs [default: 000000000000].
+    #[arg(long, env = "FLICKER_ACCOUNT_ID")]
+    pub account_id: Option<String>,
+
+    /// Concurrent executions allowed across all functions [default: 1000].
+    #[arg(long, env = "FLICKER_CONCURRENCY_LIMIT", value_name = "N")]
+    pub concurrency_limit: Option<usize>,
+
+    /// Seconds an idle environment stays warm before it is stopped [default: 300].
+    #[arg(long, env = "FLICKER_IDLE_KEEP_ALIVE", value_name = "SECONDS")]
+    pub idle_keep_alive: Option<u64>,
+
+    /// Seconds a runtime may take to initialize [default: 10].
+    #[arg(long, env = "FLICKER_INIT_TIMEOUT", value_name = "SECONDS")]
+    pub init_timeout: Option<u64>,
+
+    /// Log filter, such as `info` or `flicker_engine=debug` [default: info].
+    #[arg(long, env = "FLICKER_LOG_LEVEL", value_name = "FILTER")]
+    pub log_level: Option<String>,
+}
+
+/// The settings file. Keys match the flags with underscores.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    region: Option<String>,
+    account_id: Option<String>,
+    concurrency_limit: Option<usize>,
+    idle_keep_alive: Option<u64>,
+    init_timeout: Option<u64>,
+    log_level: Option<String>,
+}
+
+/// The settings in force.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub region: String,
+    pub account_id: String,
+    pub concurrency_limit: usize,
+    pub idle_keep_alive: Duration,
+    pub init_timeout: Duration,
+    pub log_level: String,
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("failed to read settings file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid settings file {}", path.display()))
+}
+
+impl ServeArgs {
+    pub fn resolve(self) -> anyhow::Result<Settings> {
+        let file = match &self.config {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+        let settings = Settings {
+            listen: self.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("default address parses")),
+            data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            region: self.region.or(file.region).unwrap_or_else(|| DEFAULT_REGION.to_string()),
+            account_id: self.account_id.or(file.account_id).unwrap_or_else(|| DEFAULT_ACCOUNT_ID.to_string()),
+            concurrency_limit: self.concurrency_limit.or(file.concurrency_limit).unwrap_or(DEFAULT_CONCURRENCY_LIMIT),
+            idle_keep_alive: Duration::from_secs(
+                self.idle_keep_alive.or(file.idle_keep_alive).unwrap_or(DEFAULT_IDLE_KEEP_ALIVE_SECONDS),
+            ),
+            init_timeout: Duration::from_secs(self.init_timeout.or(file.init_timeout).unwrap_or(DEFAULT_INIT_TIMEOUT_SECONDS)),
+            log_level: self.log_level.or(file.log_level).unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_string()),
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+}
+
+impl Settings {
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
+            anyhow::bail!("invalid account id {:?}: it must be twelve digits", self.account_id);
+        }
+        let region_ok = self.region.split('-').count() >= 3 && self.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !region_ok {
+            anyhow::bail!("invalid region {:?}: expected a name such as us-east-1", self.region);
+        }
+        if self.concurrency_limit == 0 {
+            anyhow::bail!("invalid concurrency limit 0: it must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn empty_args() -> ServeArgs {
+        ServeArgs {
+            config: None,
+            listen: None,
+            data_dir: None,
+            region: None,
+            account_id: None,
+            concurrency_limit: None,
+            idle_keep_alive: None,
+            init_timeout: None,
+            log_level: None,
+        }
+    }
+
+    #[test]
+    fn defaults_listen_on_loopback() {
+        let settings = empty_args().resolve().unwrap();
+        assert!(settings.listen.ip().is_loopback());
+        assert_eq!(settings.concurrency_limit, 1000);
+    }
+
+    #[test]
+    fn flag_overrides_file_and_file_overrides_default() {
+        let dir = std::env::temp_dir().join(format!("flicker-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("flicker.toml");
+        std::fs::write(&path, "region = \"eu-west-1\"\nconcurrency_limit = 7\n").unwrap();
+        let mut args = empty_args();
+        args.config = Some(path);
+        args.concurrency_limit = Some(9);
+        let settings = args.resolve().unwrap();
+        assert_eq!(settings.region, "eu-west-1");
+        assert_eq!(settings.concurrency_limit, 9);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn unknown_file_key_is_rejected() {
+        let dir = std::env::temp_dir().join(format!("flicker-settings-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("flicker.toml");
+        std::fs::write(&path, "listen_port = 1\n").unwrap();
+        let mut args = empty_args();
+        args.config = Some(path);
+        assert!(args.resolve().is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bad_account_id_is_rejected() {
+        let mut args = empty_args();
+        args.account_id = Some("123".into());
+        let err = args.resolve().unwrap_err().to_string();
+        assert!(err.contains("\"123\""), "{err}");
+    }
+}

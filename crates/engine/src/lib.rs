@@ -1,0 +1,249 @@
+//! The engine: function versions held in memory, their environment pools, admission under the
+//! account concurrency limit, invocations with timeouts, logs and metrics. It takes typed
+//! requests and never parses HTTP.
+
+mod environment;
+mod functions;
+mod invoke;
+mod logs;
+mod metrics;
+mod package;
+mod pool;
+mod runtimes;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use flicker_model::{FunctionConfig, RuntimeId};
+use flicker_sandbox::Sandbox;
+use flicker_store::{BlobStore, SqliteStore, Store, StoreError};
+use tracing::{info, warn};
+
+use environment::{Launcher, Registry};
+use pool::Pool;
+
+pub use functions::{AccountSettings, FunctionDetails, FunctionList};
+pub use invoke::{InvocationType, InvokeRequest, InvokeResponse};
+pub use logs::LogStore;
+pub use metrics::Metrics;
+pub use runtimes::{Interpreter, RuntimeCatalog};
+
+/// The runtime clients by path under the runtime directory, embedded so that the binary is
+/// all a deployment needs.
+const RUNTIME_FILES: &[(&str, &str)] = &[
+    ("python/bootstrap.py", include_str!("../../../runtimes/python/bootstrap.py")),
+    ("python/flicker_runtime.py", include_str!("../../../runtimes/python/flicker_runtime.py")),
+    ("nodejs/bootstrap.js", include_str!("../../../runtimes/nodejs/bootstrap.js")),
+];
+
+/// Server settings the engine needs.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    pub data_dir: PathBuf,
+    pub region: String,
+    pub account_id: String,
+    /// Concurrent executions allowed across all functions.
+    pub concurrency_limit: usize,
+    /// How long an idle environment is kept warm.
+    pub idle_keep_alive: Duration,
+    /// How long a bootstrap may take to ask for its first invocation.
+    pub init_timeout: Duration,
+    /// Size at which a function's log file is rotated.
+    pub log_file_bytes: u64,
+}
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartEngineError {
+    /// the data directory could not be prepared
+    #[error("failed to prepare {path}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// the store could not be opened or read
+    #[error("failed to load stored functions")]
+    Store(#[from] StoreError),
+}
+
+/// A function version ready to run: its configuration and where its code and interpreter are.
+#[derive(Debug)]
+pub(crate) struct FunctionVersion {
+    pub config: FunctionConfig,
+    pub runtime: RuntimeId,
+    pub interpreter: Option<Interpreter>,
+    pub task_root: PathBuf,
+    /// The unqualified function ARN.
+    pub function_arn: String,
+}
+
+/// The engine; cloning it is cheap and shares all state.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: EngineSettings,
+    store: Box<dyn Store>,
+    blobs: BlobStore,
+    catalog: RuntimeCatalog,
+    /// The `$LATEST` pool of each function by name. Replaced, never mutated in place, when the
+    /// function changes; the lock is never held across an await.
+    functions: RwLock<HashMap<String, Arc<Pool>>>,
+    /// Serializes control-plane writes so that each read-modify-write of a function is atomic.
+    control: tokio::sync::Mutex<()>,
+    launcher: Launcher,
+    registry: Arc<Registry>,
+    running: AtomicUsize,
+    metrics: Metrics,
+}
+
+fn prepare_dir(path: &Path) -> Result<(), StartEngineError> {
+    std::fs::create_dir_all(path).map_err(|source| StartEngineError::DataDir { path: path.into(), source })
+}
+
+fn write_runtime_clients(root: &Path) -> Result<(), StartEngineError> {
+    for (name, content) in RUNTIME_FILES {
+        let path = root.join(name);
+        prepare_dir(path.parent().expect("runtime files have a directory"))?;
+        let unchanged = std::fs::read(&path).is_ok_and(|current| current == content.as_bytes());
+        if !unchanged {
+            std::fs::write(&path, content).map_err(|source| StartEngineError::DataDir { path, source })?;
+        }
+    }
+    prepare_dir(&root.join("provided"))
+}
+
+/// Compiles the Python client once per interpreter, because environments may see the runtime
+/// directory read-only and would otherwise compile it on every cold start.
+fn compile_python_client(catalog: &RuntimeCatalog, root: &Path) {
+    for interpreter in catalog.python_interpreters() {
+        let status = std::process::Command::new(&interpreter.path)
+            .args(["-m", "compileall", "-q"])
+            .arg(root.join("python"))
+            .status();
+        if !status.is_ok_and(|s| s.success()) {
+            warn!(interpreter = %interpreter.path.display(), "compiling the Python runtime client failed");
+        }
+    }
+}
+
+impl Engine {
+    /// Opens the data directory, loads every stored function and starts the idle reaper.
+    /// Must be called inside a Tokio runtime.
+    pub async fn start(settings: EngineSettings, sandbox: Arc<dyn Sandbox>) -> Result<Self, StartEngineError> {
+        let data_dir = settings.data_dir.clone();
+        prepare_dir(&data_dir)?;
+        let runtime_root = data_dir.join("runtimes");
+        write_runtime_clients(&runtime_root)?;
+        let empty_opt = data_dir.join("layers").join("empty");
+        prepare_dir(&empty_opt)?;
+
+        let store = Box::new(SqliteStore::open(&data_dir.join("flicker.db"))?);
+        let blobs = BlobStore::open(&data_dir.join("code"))?;
+        let logs = LogStore::start(&data_dir.join("logs"), settings.log_file_bytes)
+            .map_err(|source| StartEngineError::DataDir { path: data_dir.join("logs"), source })?;
+        let catalog = RuntimeCatalog::discover();
+        compile_python_client(&catalog, &runtime_root);
+        info!(sandbox = sandbox.name(), installed = ?catalog.installed(), "runtimes found");
+
+        let registry = Arc::new(Registry::default());
+        let launcher = Launcher {
+            sandbox,
+            logs,
+            registry: registry.clone(),
+            runtime_root,
+            empty_opt,
+            region: settings.region.clone(),
+        };
+        let engine = Self {
+            inner: Arc::new(Inner {
+                settings,
+                store,
+                blobs,
+                catalog,
+                functions: RwLock::new(HashMap::new()),
+                control: tokio::sync::Mutex::new(()),
+                launcher,
+                registry,
+                running: AtomicUsize::new(0),
+                metrics: Metrics::default(),
+            }),
+        };
+        engine.load_functions().await?;
+        engine.spawn_reaper();
+        Ok(engine)
+    }
+
+    async fn load_functions(&self) -> Result<(), StartEngineError> {
+        for config in self.inner.store.load_functions()? {
+            let name = config.name.clone();
+            match self.prepare_version(config).await {
+                Ok(version) => {
+                    self.write_functions().insert(name, Arc::new(Pool::new(version)));
+                }
+                Err(err) => warn!(function = %name, error = %err, "stored function cannot run"),
+            }
+        }
+        info!(functions = self.read_functions().len(), "functions loaded");
+        Ok(())
+    }
+
+    fn spawn_reaper(&self) {
+        let engine = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                ticks.tick().await;
+                let Some(inner) = engine.upgrade() else { return };
+                let keep_alive = inner.settings.idle_keep_alive;
+                let pools: Vec<Arc<Pool>> = Engine { inner }.read_functions().values().cloned().collect();
+                for pool in pools {
+                    pool.reap(keep_alive);
+                }
+            }
+        });
+    }
+
+    fn read_functions(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Pool>>> {
+        self.inner.functions.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write_functions(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Pool>>> {
+        self.inner.functions.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Stops every environment. Invocations still running fail.
+    pub fn shutdown(&self) {
+        let pools: Vec<Arc<Pool>> = self.read_functions().values().cloned().collect();
+        for pool in pools {
+            pool.retire();
+        }
+        self.inner.registry.kill_all();
+    }
+
+    /// The metrics in the Prometheus text format.
+    pub fn render_metrics(&self) -> String {
+        let idle = self.read_functions().values().map(|p| p.idle_count()).sum();
+        self.inner.metrics.render(metrics::Gauges {
+            environments: self.inner.registry.count(),
+            idle_environments: idle,
+            concurrent_executions: self.inner.running.load(std::sync::atomic::Ordering::Relaxed),
+            dropped_log_events: self.inner.launcher.logs.dropped_events(),
+        })
+    }
+
+    pub fn settings(&self) -> &EngineSettings {
+        &self.inner.settings
+    }
+
+    /// The path of a function's current log file.
+    pub fn log_path(&self, function: &str) -> PathBuf {
+        self.inner.launcher.logs.path(function)
+    }
+}

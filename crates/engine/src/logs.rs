@@ -1,0 +1,310 @@
+//! Function logs: each environment's output split into log events, the START, END and REPORT
+//! lines, the 4 KB tail returned to `Tail` callers, and a size-bounded file per function.
+//!
+//! The invocation path only sends lines over channels; one writer task does the file I/O.
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use tokio::net::unix::pipe;
+use tokio::sync::{mpsc, oneshot};
+use tracing::warn;
+
+use flicker_model::limits;
+
+/// A log event longer than this is split, as CloudWatch Logs limits events to 256 KiB.
+const MAX_EVENT_BYTES: usize = 256 * 1024;
+/// Log bytes that may wait for the writer; past this, events are dropped and counted.
+const MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
+
+/// One log event of one function's log stream.
+#[derive(Debug)]
+struct LogEvent {
+    function: Arc<str>,
+    stream: Arc<str>,
+    timestamp_ms: i64,
+    message: String,
+}
+
+/// The log files of all functions under one directory.
+#[derive(Debug, Clone)]
+pub struct LogStore {
+    sender: mpsc::UnboundedSender<LogEvent>,
+    queued_bytes: Arc<AtomicUsize>,
+    dropped: Arc<AtomicU64>,
+    dir: PathBuf,
+}
+
+impl LogStore {
+    /// Starts the writer task. Each function's file is rotated once it passes
+    /// `max_file_bytes`, keeping one previous file.
+    pub fn start(dir: &Path, max_file_bytes: u64) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(write_events(dir.to_path_buf(), max_file_bytes, receiver, queued_bytes.clone()));
+        Ok(Self { sender, queued_bytes, dropped: Arc::new(AtomicU64::new(0)), dir: dir.to_path_buf() })
+    }
+
+    fn append(&self, function: &Arc<str>, stream: &Arc<str>, message: String) {
+        let size = message.len();
+        if self.queued_bytes.fetch_add(size, Ordering::Relaxed) > MAX_QUEUED_BYTES {
+            self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let event = LogEvent {
+            function: function.clone(),
+            stream: stream.clone(),
+            timestamp_ms: chrono::Utc::now().timestamp_millis(),
+            message,
+        };
+        if self.sender.send(event).is_err() {
+            self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+        }
+    }
+
+    /// Log events dropped because the writer fell behind.
+    pub fn dropped_events(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// The path of a function's current log file.
+    pub fn path(&self, function: &str) -> PathBuf {
+        self.dir.join(format!("{function}.log"))
+    }
+}
+
+async fn write_events(
+    dir: PathBuf,
+    max_file_bytes: u64,
+    mut receiver: mpsc::UnboundedReceiver<LogEvent>,
+    queued_bytes: Arc<AtomicUsize>,
+) {
+    let mut batch = Vec::new();
+    while receiver.recv_many(&mut batch, 1024).await > 0 {
+        let dir = dir.clone();
+        let events = std::mem::take(&mut batch);
+        let size: usize = events.iter().map(|e| e.message.len()).sum();
+        let written = tokio::task::spawn_blocking(move || write_batch(&dir, max_file_bytes, &events)).await;
+        queued_bytes.fetch_sub(size, Ordering::Relaxed);
+        if let Ok(Err(err)) = written {
+            warn!(error = %err, "writing function logs failed");
+        }
+    }
+}
+
+fn write_batch(dir: &Path, max_file_bytes: u64, events: &[LogEvent]) -> std::io::Result<()> {
+    let mut start = 0;
+    while start < events.len() {
+        let function = &events[start].function;
+        let end = events[start..].iter().position(|e| &e.function != function).map_or(events.len(), |n| start + n);
+        append_to_file(dir, function, max_file_bytes, &events[start..end])?;
+        start = end;
+    }
+    Ok(())
+}
+
+fn append_to_file(dir: &Path, function: &str, max_file_bytes: u64, events: &[LogEvent]) -> std::io::Result<()> {
+    let path = dir.join(format!("{function}.log"));
+    if std::fs::metadata(&path).map(|m| m.len() > max_file_bytes).unwrap_or(false) {
+        std::fs::rename(&path, dir.join(format!("{function}.log.1")))?;
+    }
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+    let mut writer = std::io::BufWriter::new(file);
+    for event in events {
+        writeln!(writer, "{}\t{}\t{}", event.timestamp_ms, event.stream, event.message)?;
+    }
+    writer.flush()
+}
+
+/// Instructions to an environment's output reader, which orders them with the output.
+#[derive(Debug)]
+pub(crate) enum OutputControl {
+    /// Writes a line of the platform's own, such as INIT_START.
+    Line(String),
+    /// Reads all output written so far, writes the START line, begins capturing the tail if
+    /// asked to, and then acknowledges. Delivering the invocation only after the
+    /// acknowledgement keeps the invocation's output after its START line.
+    Start { line: String, capture_tail: bool, started: oneshot::Sender<()> },
+    /// Reads all output written so far, writes the closing lines, and returns the tail.
+    Finish { lines: Vec<String>, tail: oneshot::Sender<Option<Vec<u8>>> },
+}
+
+fn read_now(fd: &impl AsRawFd, buffer: &mut [u8]) -> std::io::Result<usize> {
+    nix::unistd::read(fd.as_raw_fd(), buffer).map_err(std::io::Error::from)
+}
+
+/// The last bytes of an invocation's log.
+struct TailBuffer(VecDeque<u8>);
+
+impl TailBuffer {
+    fn push_line(&mut self, line: &str) {
+        self.0.extend(line.as_bytes());
+        self.0.push_back(b'\n');
+        let excess = self.0.len().saturating_sub(limits::LOG_TAIL);
+        self.0.drain(..excess);
+    }
+}
+
+/// Where an environment's output goes.
+pub(crate) struct OutputSink {
+    pub logs: LogStore,
+    pub function: Arc<str>,
+    pub stream: Arc<str>,
+}
+
+/// Starts reading an environment's output pipe into its log stream.
+pub(crate) fn spawn_output_reader(output: OwnedFd, sink: OutputSink) -> std::io::Result<mpsc::UnboundedSender<OutputControl>> {
+    let pipe = pipe::Receiver::from_owned_fd(output)?;
+    let (sender, receiver) = mpsc::unbounded_channel();
+    tokio::spawn(OutputReader { sink, pending: Vec::new(), tail: None }.run(pipe, receiver));
+    Ok(sender)
+}
+
+struct OutputReader {
+    sink: OutputSink,
+    /// Output after the last newline.
+    pending: Vec<u8>,
+    tail: Option<TailBuffer>,
+}
+
+impl OutputReader {
+    async fn run(mut self, pipe: pipe::Receiver, mut controls: mpsc::UnboundedReceiver<OutputControl>) {
+        let mut buffer = vec![0u8; 64 * 1024];
+        let mut open = true;
+        loop {
+            tokio::select! {
+                biased;
+                control = controls.recv() => match control {
+                    Some(control) => {
+                        if open {
+                            open = self.drain(&pipe, &mut buffer);
+                        }
+                        self.handle(control);
+                    }
+                    None => break,
+                },
+                ready = pipe.readable(), if open => {
+                    open = match ready {
+                        Ok(()) => match pipe.try_io(|| read_now(&pipe, &mut buffer)) {
+                            Ok(0) => false,
+                            Ok(n) => {
+                                self.consume(&buffer[..n]);
+                                true
+                            }
+                            Err(err) => matches!(err.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted),
+                        },
+                        Err(_) => false,
+                    };
+                    if !open {
+                        self.flush_pending();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads everything available now; returns false at end of file. The read bypasses
+    /// Tokio's cached readiness, which may not yet know of data written just before a control
+    /// message was sent.
+    fn drain(&mut self, pipe: &pipe::Receiver, buffer: &mut [u8]) -> bool {
+        loop {
+            match read_now(pipe, buffer) {
+                Ok(0) => return false,
+                Ok(n) => self.consume(&buffer[..n]),
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => return true,
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => return false,
+            }
+        }
+    }
+
+    fn consume(&mut self, mut bytes: &[u8]) {
+        while let Some(newline) = bytes.iter().position(|b| *b == b'\n') {
+            self.pending.extend_from_slice(&bytes[..newline]);
+            self.flush_pending();
+            bytes = &bytes[newline + 1..];
+        }
+        self.pending.extend_from_slice(bytes);
+        while self.pending.len() >= MAX_EVENT_BYTES {
+            let rest = self.pending.split_off(MAX_EVENT_BYTES);
+            self.flush_pending();
+            self.pending = rest;
+        }
+    }
+
+    fn flush_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let line = String::from_utf8_lossy(&self.pending).into_owned();
+        self.pending.clear();
+        self.emit(line);
+    }
+
+    fn emit(&mut self, line: String) {
+        if let Some(tail) = &mut self.tail {
+            tail.push_line(&line);
+        }
+        self.sink.logs.append(&self.sink.function, &self.sink.stream, line);
+    }
+
+    fn handle(&mut self, control: OutputControl) {
+        match control {
+            OutputControl::Line(line) => self.emit(line),
+            OutputControl::Start { line, capture_tail, started } => {
+                self.flush_pending();
+                self.tail = capture_tail.then(|| TailBuffer(VecDeque::with_capacity(limits::LOG_TAIL)));
+                self.emit(line);
+                let _ = started.send(());
+            }
+            OutputControl::Finish { lines, tail } => {
+                self.flush_pending();
+                for line in lines {
+                    self.emit(line);
+                }
+                let captured = self.tail.take().map(|t| Vec::from(t.0));
+                let _ = tail.send(captured);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_last_bytes() {
+        let mut tail = TailBuffer(VecDeque::new());
+        for i in 0..1000 {
+            tail.push_line(&format!("line {i}"));
+        }
+        let text = String::from_utf8(Vec::from(tail.0)).unwrap();
+        assert!(text.len() <= limits::LOG_TAIL);
+        assert!(text.ends_with("line 999\n"));
+    }
+
+    #[tokio::test]
+    async fn reader_orders_output_before_finish_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = LogStore::start(dir.path(), 1 << 20).unwrap();
+        let (read, write) = nix::unistd::pipe().unwrap();
+        let sink = OutputSink { logs, function: "f".into(), stream: "s".into() };
+        let control = spawn_output_reader(read, sink).unwrap();
+        let (started, acknowledged) = oneshot::channel();
+        control.send(OutputControl::Start { line: "START".into(), capture_tail: true, started }).unwrap();
+        acknowledged.await.unwrap();
+        let mut writer = std::fs::File::from(write);
+        writer.write_all(b"hello\npartial").unwrap();
+        let (sender, receiver) = oneshot::channel();
+        control.send(OutputControl::Finish { lines: vec!["END".into()], tail: sender }).unwrap();
+        let tail = receiver.await.unwrap().unwrap();
+        assert_eq!(String::from_utf8(tail).unwrap(), "START\nhello\npartial\nEND\n");
+    }
+}

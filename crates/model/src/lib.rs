@@ -1,0 +1,15 @@
+//! Lambda's data model: function configuration, names and ARNs, validation rules and the wire
+//! types that clients see. Nothing here performs I/O.
+
+pub mod arn;
+pub mod error;
+pub mod function;
+pub mod limits;
+pub mod runtime;
+pub mod time;
+pub mod validate;
+
+pub use arn::{FunctionRef, Qualifier};
+pub use error::ApiError;
+pub use function::{FunctionConfig, FunctionConfiguration};
+pub use runtime::{Language, RuntimeId};
