@@ -132,7 +132,8 @@ class _RuntimeAPIClient:
                 try:
                     self._sock.sendall(data)
                     return self._read_response()
-                except (_ConnectionClosed, BrokenPipeError, ConnectionResetError):
+                except (_ConnectionClosed, BrokenPipeError):
+                    # Neither case means that the peer read the request.
                     self.close()
                     if not reused or attempt == 2:
                         raise
@@ -183,7 +184,10 @@ class _RuntimeAPIClient:
 
     def _read_response(self):
         if not self._buffer:
-            chunk = self._sock.recv(65536)
+            try:
+                chunk = self._sock.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
             if not chunk:
                 raise _ConnectionClosed()
             self._buffer += chunk
@@ -203,7 +207,7 @@ class _RuntimeAPIClient:
                     break
                 name, _, value = line.decode("latin-1").partition(":")
                 headers[name.strip().lower()] = value.strip()
-            if status >= 200 or status == 101:
+            if status >= 200:
                 break
 
         connection = headers.get("connection", "").lower()

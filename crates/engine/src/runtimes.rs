@@ -24,16 +24,14 @@ pub struct RuntimeCatalog {
     node: Option<Interpreter>,
 }
 
-/// Directories searched before `PATH`. Version-manager shims (pyenv, nvm) are skipped, because
-/// they add tens of milliseconds to every start and may pick another version per directory.
+/// Directories searched before `PATH`.
 const SYSTEM_DIRS: &[&str] = &["/usr/local/bin", "/usr/bin", "/bin"];
 
 fn search_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = SYSTEM_DIRS.iter().map(PathBuf::from).collect();
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {
-            let is_shim = dir.components().any(|c| c.as_os_str() == "shims");
-            if !is_shim && !dirs.contains(&dir) {
+            if !dirs.contains(&dir) {
                 dirs.push(dir);
             }
         }
@@ -50,18 +48,24 @@ fn is_executable(path: &Path) -> bool {
     path.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
 }
 
-/// Runs `program --version` and returns the last word of its output without a leading `v`.
-fn report_version(program: &Path) -> Option<String> {
-    let output = Command::new(program).arg("--version").output().ok()?;
-    let text = String::from_utf8_lossy(if output.stdout.is_empty() { &output.stderr } else { &output.stdout }).to_string();
-    let word = text.split_whitespace().last()?;
-    Some(word.trim_start_matches('v').to_string())
-}
-
-fn probe(dirs: &[PathBuf], name: &str) -> Option<Interpreter> {
-    let path = find_program(dirs, name)?;
-    let version = report_version(&path)?;
-    Some(Interpreter { path, version })
+/// Asks a found program for its real executable and version. Version-manager shims (pyenv,
+/// nvm) resolve to the interpreter behind them here, so that environments start the
+/// interpreter directly instead of paying for the shim on every cold start.
+fn probe(dirs: &[PathBuf], name: &str, language: Language) -> Option<Interpreter> {
+    let program = find_program(dirs, name)?;
+    let script = match language {
+        Language::Python => ["-c", "import sys, platform; print(sys.executable); print(platform.python_version())"],
+        _ => ["-p", "process.execPath + '\\n' + process.versions.node"],
+    };
+    let output = Command::new(&program).args(script).output().ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let text = String::from_utf8(output.stdout).ok()?;
+    let mut lines = text.lines();
+    let path = std::fs::canonicalize(lines.next()?.trim()).ok()?;
+    let version = lines.next()?.trim().to_string();
+    is_executable(&path).then_some(Interpreter { path, version })
 }
 
 impl RuntimeCatalog {
@@ -71,11 +75,12 @@ impl RuntimeCatalog {
         let mut python = BTreeMap::new();
         for minor in 9..=13 {
             let version = format!("3.{minor}");
-            if let Some(interpreter) = probe(&dirs, &format!("python{version}")) {
+            if let Some(interpreter) = probe(&dirs, &format!("python{version}"), Language::Python) {
                 python.insert(version, interpreter);
             }
         }
-        Self { python, python_default: probe(&dirs, "python3"), node: probe(&dirs, "node") }
+        let python_default = probe(&dirs, "python3", Language::Python);
+        Self { python, python_default, node: probe(&dirs, "node", Language::Node) }
     }
 
     /// The interpreter that runs `runtime`; `None` for custom runtimes, which need none.
