@@ -1,10 +1,10 @@
 """Flicker's runtime client for Python functions.
 
 bootstrap.py in the same directory imports this module and calls main(). It
-loads the handler named by `_HANDLER` from LAMBDA_TASK_ROOT, then fetches
+loads the handler named by `_HANDLER` from LAMBDA_TASK_ROOT. Then it fetches
 invocations from the Lambda Runtime API at AWS_LAMBDA_RUNTIME_API, calls the
-handler and posts its result or error, in the shapes that AWS Lambda's own
-Python runtime client (awslambdaric 4.2) uses.
+handler and posts its result or error. Requests, log lines and error shapes
+follow AWS Lambda's own Python runtime client (awslambdaric 4.2).
 
 It does not support response streaming, SnapStart hooks, X-Ray error causes,
 the framed telemetry log descriptor, or AWS_LAMBDA_LOG_FORMAT and
@@ -32,8 +32,8 @@ _ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
 # separates the lines of one error with "\r", so the error stays one log event.
 _LOG_INDENT = "\u00a0"
 
-# Request id of the current invocation for the log handler; empty during init.
-# Like awslambdaric, it keeps the last id between invocations.
+# Request id of the current invocation for the log handler. It is empty during
+# init and, as in awslambdaric, keeps the last id between invocations.
 _request_id = ""
 
 
@@ -48,7 +48,7 @@ class _FaultError(Exception):
 
 
 class _RuntimeAPIError(Exception):
-    """Failed request to the Runtime API; the runtime cannot go on."""
+    """Failed request to the Runtime API, after which the runtime cannot go on."""
 
 
 # ---------------------------------------------------------------------------
@@ -88,8 +88,8 @@ class _RuntimeAPIClient:
 
     def _connect(self):
         error = None
-        # A str host name makes _socket import the "idna" codec, and with it
-        # `re` (about 6 ms); an ASCII host name can be passed as bytes.
+        # A str host name makes _socket import the "idna" codec and with it
+        # `re`, about 6 ms. An ASCII host name can be passed as bytes instead.
         host = self._host
         if host.isascii():
             host = host.encode("ascii")
@@ -289,14 +289,14 @@ def _runtime_minor_version():
     # Flicker may run a function on another interpreter than the one its
     # runtime names, so AWS_EXECUTION_ENV decides, as it does in awslambdaric.
     execution_env = os.environ.get("AWS_EXECUTION_ENV", "")
-    prefix = "AWS_Lambda_python3."
-    if execution_env.startswith(prefix) and execution_env[len(prefix):].isdigit():
-        return int(execution_env[len(prefix):])
+    prefix, _, minor = execution_env.rpartition(".")
+    if prefix == "AWS_Lambda_python3" and minor.isdigit():
+        return int(minor)
     return sys.version_info[1]
 
 
-# AWS's python3.12 and later runtimes write non-ASCII characters as they are;
-# the earlier ones escape them (awslambdaric 4.2, lambda_runtime_marshaller.py).
+# AWS's python3.12 and later runtimes write non-ASCII characters as they are,
+# and the earlier ones escape them (awslambdaric 4.2, lambda_runtime_marshaller.py).
 _ENSURE_ASCII = _runtime_minor_version() < 12
 if _ENSURE_ASCII:
     _encode_json_string = getattr(_json, "encode_basestring_ascii", None)
@@ -307,9 +307,9 @@ else:
 def _json_loads(data):
     """Decode a JSON document from bytes, as `json.loads` does."""
     size = len(data)
-    # json.loads detects UTF-16 and UTF-32 from NUL bytes and BOMs at the start;
-    # the fast path only takes input that starts with two non-NUL ASCII bytes.
-    if _scan_json is not None and size >= 2 and 0 < data[0] < 0x80 and data[1]:
+    # json.loads detects UTF-16 and UTF-32 from NUL bytes and BOMs at the start.
+    # The fast path only takes input that starts with non-NUL ASCII bytes.
+    if _scan_json is not None and size and 0 < data[0] < 0x80 and (size == 1 or data[1]):
         try:
             text = data.decode("utf-8", "surrogatepass")
             size = len(text)
@@ -329,18 +329,17 @@ def _json_loads(data):
 
 
 def _json_default(value):
-    # Decimal is what boto3 returns for DynamoDB numbers; awslambdaric writes
-    # its exact digits. The standard encoder cannot, so integral values become
-    # int (exact) and the others float.
-    # NOTE: a Decimal with more than 17 significant digits loses precision here.
+    # boto3 returns DynamoDB numbers as Decimal, and awslambdaric writes their
+    # exact digits. The standard encoder cannot, so integral values become int
+    # (exact) and the others float.
+    # NOTE: a non-integral Decimal with more than 15 significant digits can
+    # lose precision here, and 1.50 is written as 1.5.
     decimal = sys.modules.get("decimal")
     if decimal is not None and isinstance(value, decimal.Decimal):
         if value.is_finite() and value == value.to_integral_value():
             return int(value)
         return float(value)
-    raise TypeError(
-        "Object of type %s is not JSON serializable" % value.__class__.__name__
-    )
+    raise TypeError("Object of type %s is not JSON serializable" % value.__class__.__name__)
 
 
 def _json_dumps(value):
@@ -448,7 +447,7 @@ class LambdaContext:
             if fields is not None:
                 self.client_context = ClientContext(fields)
 
-        # `identity` is always set; its fields are None without the header.
+        # `identity` is always set, with None fields when the header is missing.
         identity = headers.get("lambda-runtime-cognito-identity")
         fields = _parse_json_header(identity, "Cognito Identity") if identity else None
         self.identity = CognitoIdentity(fields or {})
@@ -577,6 +576,7 @@ def _install_logging():
 
 def _flush_output():
     for stream in (sys.stdout, sys.stderr):
+        # A stream that user code closed or replaced must not stop the runtime.
         try:
             if stream is not None:
                 stream.flush()
@@ -594,8 +594,7 @@ def _format_stack(tb):
     # 4-tuples, as awslambdaric passes them, so that Python 3.11+ adds no
     # column markers (^^^) to the lines.
     frames = [
-        (frame.filename, frame.lineno, frame.name, frame.line)
-        for frame in traceback.extract_tb(tb)
+        (frame.filename, frame.lineno, frame.name, frame.line) for frame in traceback.extract_tb(tb)
     ]
     return traceback.format_list(frames)
 
@@ -693,9 +692,9 @@ def _load_handler(handler_name):
 
     import_name = module_name.replace("/", ".")
     try:
-        # __import__ instead of importlib.import_module, which costs 0.3 ms
-        # to import; __import__ also leaves the importlib frames out of the
-        # stack trace of an error raised by the module.
+        # importlib.import_module would cost 0.3 ms to import. __import__ also
+        # leaves the importlib frames out of the stack trace of an error that
+        # the module raises, which awslambdaric keeps.
         __import__(import_name)
         module = sys.modules[import_name]
     except ImportError as exc:
@@ -753,22 +752,20 @@ def _encode_result(result):
     try:
         return _json_dumps(result).encode("utf-8"), "application/json"
     except Exception as exc:
-        raise _FaultError(
-            "Runtime.MarshalError", "Unable to marshal response: %s" % exc
-        ) from None
+        raise _FaultError("Runtime.MarshalError", "Unable to marshal response: %s" % exc) from None
 
 
 def _decode_event(body):
-    # Lambda delivers `{}` for an invocation without payload, so an empty
-    # body is taken as `{}`; awslambdaric would raise Runtime.UnmarshalError.
+    # An invocation without payload reaches the handler as `{}` on AWS, so an
+    # empty body is taken as `{}`. awslambdaric alone would raise
+    # Runtime.UnmarshalError for it.
+    # NOTE: the `{}` comes from observed AWS behaviour, not from AWS documentation.
     if not body:
         return {}
     try:
         return _json_loads(body)
     except Exception as exc:
-        raise _FaultError(
-            "Runtime.UnmarshalError", "Unable to unmarshal input: %s" % exc
-        ) from None
+        raise _FaultError("Runtime.UnmarshalError", "Unable to unmarshal input: %s" % exc) from None
 
 
 def _invoke(client, handler, headers, body):
@@ -816,7 +813,7 @@ def _invoke(client, handler, headers, body):
         )
     status, _, response_body = client.request("POST", path, payload, request_headers)
     if not 200 <= status < 300:
-        # The server decides the outcome of the invocation; the runtime goes on.
+        # The server decides the outcome of the invocation, so the runtime goes on.
         _warn_status("POST", path, status, response_body)
 
 
@@ -861,7 +858,7 @@ def _run():
 
 
 def main():
-    """Run the runtime client; exit with status 1 on an init error or a failed Runtime API request."""
+    """Run the runtime client, and exit with status 1 on an init error or a failed Runtime API request."""
     try:
         status = _run()
     except _RuntimeAPIError as exc:

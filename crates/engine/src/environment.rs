@@ -11,7 +11,7 @@ use flicker_model::Language;
 use flicker_runtime_api::{Delivery, Invocation, Outcome, RuntimeApi, RuntimeEvent};
 use flicker_sandbox::{EnvironmentControl, EnvironmentSpec, ExitStatus, HostDirs, Layout, Sandbox};
 use tokio::sync::{mpsc, oneshot, watch};
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::logs::{spawn_output_reader, LogStore, OutputControl, OutputSink};
 use crate::FunctionVersion;
@@ -64,6 +64,8 @@ pub(crate) enum RunResult {
     /// The bootstrap asked for the next event without reporting this one.
     Abandoned,
     Exited(ExitStatus),
+    /// The bootstrap was killed for exceeding the memory limit.
+    OutOfMemory(ExitStatus),
     TimedOut,
 }
 
@@ -225,6 +227,10 @@ impl Environment {
     /// Hands over one invocation and waits for its outcome, the bootstrap's exit, or the
     /// timeout.
     pub async fn run(&mut self, invocation: Invocation, timeout: Duration) -> RunResult {
+        if let Err(err) = self.control.thaw() {
+            warn!(environment = %self.id, error = %err, "thawing the environment failed");
+            return RunResult::Abandoned;
+        }
         let (outcome, receiver) = oneshot::channel();
         if self.api.deliveries.send(Delivery { invocation, outcome }).await.is_err() {
             return RunResult::Abandoned;
@@ -255,6 +261,22 @@ impl Environment {
 
     pub fn max_memory_used(&self) -> Option<u64> {
         self.control.max_memory_used()
+    }
+
+    pub fn out_of_memory(&self) -> bool {
+        self.control.out_of_memory()
+    }
+
+    /// Freezes the environment while it waits for its next invocation; returns false if that
+    /// failed and the environment should be stopped.
+    pub fn freeze(&self) -> bool {
+        match self.control.freeze() {
+            Ok(()) => true,
+            Err(err) => {
+                warn!(environment = %self.id, error = %err, "freezing the environment failed");
+                false
+            }
+        }
     }
 
     pub fn has_exited(&self) -> bool {

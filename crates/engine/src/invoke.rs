@@ -239,6 +239,10 @@ impl Engine {
         let result = environment.run(invocation, timeout).await;
         let duration = started.elapsed();
         let memory = environment.max_memory_used();
+        let result = match result {
+            RunResult::Exited(status) if environment.out_of_memory() => RunResult::OutOfMemory(status),
+            other => other,
+        };
         let completion = self.complete(result, &request_id, timeout);
 
         let init_duration = environment.init_duration.take();
@@ -248,7 +252,7 @@ impl Engine {
             let deadline = tokio::time::Instant::from_std(started + timeout);
             let pool = pool.clone();
             tokio::spawn(async move {
-                if environment.wait_ready(deadline).await {
+                if environment.wait_ready(deadline).await && environment.freeze() {
                     pool.release(environment);
                 }
             });
@@ -312,6 +316,12 @@ impl Engine {
                 let message = format!("RequestId: {request_id} Error: {}", status.describe());
                 let line = format!("{message}\nRuntime.ExitError");
                 failure(error_payload("Runtime.ExitError", &message), vec![line], Some("error\tError Type: Runtime.ExitError".into()))
+            }
+            RunResult::OutOfMemory(status) => {
+                increment(&metrics.out_of_memory);
+                let message = format!("RequestId: {request_id} Error: {}", status.describe());
+                let line = format!("{message}\nRuntime.OutOfMemory");
+                failure(error_payload("Runtime.OutOfMemory", &message), vec![line], Some("error\tError Type: Runtime.OutOfMemory".into()))
             }
             RunResult::Abandoned => {
                 increment(&metrics.runtime_exits);

@@ -12,6 +12,7 @@ pub struct Metrics {
     pub timeouts: AtomicU64,
     pub function_errors: AtomicU64,
     pub runtime_exits: AtomicU64,
+    pub out_of_memory: AtomicU64,
     pub init_failures: AtomicU64,
 }
 
@@ -38,6 +39,7 @@ impl Metrics {
             ("flicker_timeouts_total", "Invocations that reached their timeout", &self.timeouts),
             ("flicker_function_errors_total", "Invocations that ended with a function error", &self.function_errors),
             ("flicker_runtime_exits_total", "Runtimes that exited during an invocation", &self.runtime_exits),
+            ("flicker_out_of_memory_total", "Environments killed for exceeding their memory limit", &self.out_of_memory),
             ("flicker_init_failures_total", "Environments whose initialization failed", &self.init_failures),
         ];
         for (name, help, counter) in counters {

@@ -129,6 +129,22 @@ pub trait EnvironmentControl: Send + Sync {
 
     /// The peak memory use of the environment in bytes, if the sandbox can measure it.
     fn max_memory_used(&self) -> Option<u64>;
+
+    /// Stops every process of the environment from running until `thaw`. Sandboxes without a
+    /// freezer do nothing.
+    fn freeze(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    /// Lets a frozen environment run again.
+    fn thaw(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    /// Whether the kernel killed a process of the environment for exceeding its memory limit.
+    fn out_of_memory(&self) -> bool {
+        false
+    }
 }
 
 /// A way of starting execution environments.
