@@ -70,7 +70,7 @@ class _RuntimeAPIClient:
         host, separator, port = address.rpartition(":")
         if not separator or not host or not port.isdigit():
             raise _RuntimeAPIError(
-                "invalid AWS_LAMBDA_RUNTIME_API %r: expected host:port" % address
+                f"invalid AWS_LAMBDA_RUNTIME_API {address!r}: expected host:port"
             )
         if host.startswith("[") and host.endswith("]"):
             host = host[1:-1]
@@ -105,7 +105,7 @@ class _RuntimeAPIClient:
                 continue
             self._sock = sock
             return
-        raise error or OSError("no address found for %s" % self._host)
+        raise error or OSError(f"no address found for {self._host}")
 
     def request(self, method, path, body=None, headers=()):
         """Send one request and return (status, headers, body).
@@ -113,13 +113,13 @@ class _RuntimeAPIClient:
         Header names in the result are lower case. A reused connection that
         the peer closed while idle is reopened once and the request resent.
         """
-        lines = ["%s %s HTTP/1.1" % (method, path), "Host: " + self.address]
+        lines = [f"{method} {path} HTTP/1.1", "Host: " + self.address]
         for name, value in headers:
             # A header value must not contain line breaks.
             value = value.replace("\r", " ").replace("\n", " ")
-            lines.append("%s: %s" % (name, value))
+            lines.append(f"{name}: {value}")
         if body is not None:
-            lines.append("Content-Length: %d" % len(body))
+            lines.append(f"Content-Length: {len(body)}")
         data = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
         if body:
             data += body
@@ -129,14 +129,21 @@ class _RuntimeAPIClient:
                 reused = self._sock is not None
                 if not reused:
                     self._connect()
+                # In both failures below, the peer has not read the request.
                 try:
                     self._sock.sendall(data)
-                    return self._read_response()
-                except (_ConnectionClosed, BrokenPipeError):
-                    # Neither case means that the peer read the request.
+                except (BrokenPipeError, ConnectionResetError):
                     self.close()
-                    if not reused or attempt == 2:
-                        raise
+                    if reused and attempt == 1:
+                        continue
+                    raise
+                try:
+                    return self._read_response()
+                except _ConnectionClosed:
+                    self.close()
+                    if reused and attempt == 1:
+                        continue
+                    raise
         except (OSError, _ConnectionClosed, ValueError) as exc:
             self.close()
             if isinstance(exc, _ConnectionClosed):
@@ -144,7 +151,7 @@ class _RuntimeAPIClient:
             else:
                 reason = str(exc) or type(exc).__name__
             raise _RuntimeAPIError(
-                "%s http://%s%s failed: %s" % (method, self.address, path, reason)
+                f"{method} http://{self.address}{path} failed: {reason}"
             ) from None
 
     def _fill(self):
@@ -197,7 +204,7 @@ class _RuntimeAPIClient:
             status_line = self._read_line().decode("latin-1")
             parts = status_line.split(" ", 2)
             if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
-                raise ValueError("invalid HTTP status line %r" % status_line)
+                raise ValueError(f"invalid HTTP status line {status_line!r}")
             version = parts[0]
             status = int(parts[1])
             headers = {}
@@ -339,7 +346,7 @@ def _json_default(value):
         if value.is_finite() and value == value.to_integral_value():
             return int(value)
         return float(value)
-    raise TypeError("Object of type %s is not JSON serializable" % value.__class__.__name__)
+    raise TypeError(f"Object of type {value.__class__.__name__} is not JSON serializable")
 
 
 def _json_dumps(value):
@@ -370,10 +377,8 @@ class CognitoIdentity:
         self.cognito_identity_pool_id = fields.get("cognitoIdentityPoolId")
 
     def __repr__(self):
-        return "CognitoIdentity([cognito_identity_id=%s,cognito_identity_pool_id=%s])" % (
-            self.cognito_identity_id,
-            self.cognito_identity_pool_id,
-        )
+        values = ",".join(f"{name}={getattr(self, name)}" for name in self.__slots__)
+        return f"CognitoIdentity([{values}])"
 
 
 class Client:
@@ -392,8 +397,8 @@ class Client:
             setattr(self, name, fields.get(name))
 
     def __repr__(self):
-        values = ",".join("%s=%s" % (name, getattr(self, name)) for name in self.__slots__)
-        return "Client([%s])" % values
+        values = ",".join(f"{name}={getattr(self, name)}" for name in self.__slots__)
+        return f"Client([{values}])"
 
 
 class ClientContext:
@@ -408,11 +413,7 @@ class ClientContext:
         self.client = Client(client) if client is not None else None
 
     def __repr__(self):
-        return "ClientContext([custom=%s,env=%s,client=%s])" % (
-            self.custom,
-            self.env,
-            self.client,
-        )
+        return f"ClientContext([custom={self.custom},env={self.env},client={self.client}])"
 
 
 def _parse_json_header(value, description):
@@ -421,7 +422,7 @@ def _parse_json_header(value, description):
     except Exception as exc:
         raise _FaultError(
             "Runtime.LambdaContextUnmarshalError",
-            "Unable to parse %s JSON: %s" % (description, exc),
+            f"Unable to parse {description} JSON: {exc}",
         ) from None
 
 
@@ -479,8 +480,8 @@ class LambdaContext:
             "identity",
             "tenant_id",
         )
-        values = ",".join("%s=%s" % (name, getattr(self, name)) for name in names)
-        return "LambdaContext([%s])" % values
+        values = ",".join(f"{name}={getattr(self, name)}" for name in names)
+        return f"LambdaContext([{values}])"
 
 
 # ---------------------------------------------------------------------------
@@ -664,8 +665,8 @@ def _set_sys_path(task_root):
 
     directories = [task_root]
     if "PYTHONPATH" not in os.environ:
-        version = "%d.%d" % sys.version_info[:2]
-        directories.append("/opt/python/lib/python%s/site-packages" % version)
+        major, minor = sys.version_info[:2]
+        directories.append(f"/opt/python/lib/python{major}.{minor}/site-packages")
         directories.append("/opt/python")
     sys.path[0:0] = directories
     for directory in directories:
@@ -681,13 +682,13 @@ def _load_handler(handler_name):
     except ValueError as exc:
         raise _FaultError(
             "Runtime.MalformedHandlerName",
-            "Bad handler '%s': %s" % (handler_name, exc),
+            f"Bad handler '{handler_name}': {exc}",
         ) from None
 
     if module_name.split(".")[0] in sys.builtin_module_names:
         raise _FaultError(
             "Runtime.BuiltInModuleConflict",
-            "Cannot use built-in module %s as a handler module" % module_name,
+            f"Cannot use built-in module {module_name} as a handler module",
         )
 
     import_name = module_name.replace("/", ".")
@@ -700,13 +701,13 @@ def _load_handler(handler_name):
     except ImportError as exc:
         raise _FaultError(
             "Runtime.ImportModuleError",
-            "Unable to import module '%s': %s" % (module_name, exc),
+            f"Unable to import module '{module_name}': {exc}",
         ) from None
     except SyntaxError as exc:
-        trace = ['  File "%s" Line %s\n    %s' % (exc.filename, exc.lineno, exc.text)]
+        trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
         raise _FaultError(
             "Runtime.UserCodeSyntaxError",
-            "Syntax error in module '%s': %s" % (module_name, exc),
+            f"Syntax error in module '{module_name}': {exc}",
             trace,
         ) from None
 
@@ -715,7 +716,7 @@ def _load_handler(handler_name):
     except AttributeError:
         raise _FaultError(
             "Runtime.HandlerNotFound",
-            "Handler '%s' missing on module '%s'" % (function_name, module_name),
+            f"Handler '{function_name}' missing on module '{module_name}'",
         ) from None
 
 
@@ -733,10 +734,8 @@ def _report_init_error(client, error):
 
 
 def _warn_status(method, path, status, body):
-    sys.stderr.write(
-        "flicker bootstrap: %s %s returned HTTP %d: %s\n"
-        % (method, path, status, body[:1024].decode("utf-8", "replace"))
-    )
+    text = body[:1024].decode("utf-8", "replace")
+    sys.stderr.write(f"flicker bootstrap: {method} {path} returned HTTP {status}: {text}\n")
     sys.stderr.flush()
 
 
@@ -752,7 +751,7 @@ def _encode_result(result):
     try:
         return _json_dumps(result).encode("utf-8"), "application/json"
     except Exception as exc:
-        raise _FaultError("Runtime.MarshalError", "Unable to marshal response: %s" % exc) from None
+        raise _FaultError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from None
 
 
 def _decode_event(body):
@@ -765,7 +764,7 @@ def _decode_event(body):
     try:
         return _json_loads(body)
     except Exception as exc:
-        raise _FaultError("Runtime.UnmarshalError", "Unable to unmarshal input: %s" % exc) from None
+        raise _FaultError("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}") from None
 
 
 def _invoke(client, handler, headers, body):
@@ -774,9 +773,7 @@ def _invoke(client, handler, headers, body):
 
     request_id = headers.get("lambda-runtime-aws-request-id")
     if not request_id:
-        raise _RuntimeAPIError(
-            "GET %s returned no Lambda-Runtime-Aws-Request-Id header" % _NEXT_PATH
-        )
+        raise _RuntimeAPIError(f"GET {_NEXT_PATH} returned no Lambda-Runtime-Aws-Request-Id header")
     _request_id = request_id
 
     trace_id = headers.get("lambda-runtime-trace-id")
@@ -802,10 +799,10 @@ def _invoke(client, handler, headers, body):
     _flush_output()
 
     if error is None:
-        path = "/2018-06-01/runtime/invocation/%s/response" % request_id
+        path = f"/2018-06-01/runtime/invocation/{request_id}/response"
         request_headers = (("Content-Type", content_type),)
     else:
-        path = "/2018-06-01/runtime/invocation/%s/error" % request_id
+        path = f"/2018-06-01/runtime/invocation/{request_id}/error"
         payload = _error_body(error, request_id)
         request_headers = (
             (_ERROR_TYPE_HEADER, error["errorType"]),
@@ -850,19 +847,17 @@ def _run():
     while True:
         status, headers, body = client.request("GET", _NEXT_PATH)
         if status != 200:
-            raise _RuntimeAPIError(
-                "GET %s returned HTTP %d: %s"
-                % (_NEXT_PATH, status, body[:1024].decode("utf-8", "replace"))
-            )
+            text = body[:1024].decode("utf-8", "replace")
+            raise _RuntimeAPIError(f"GET {_NEXT_PATH} returned HTTP {status}: {text}")
         _invoke(client, handler, headers, body)
 
 
 def main():
-    """Run the runtime client, and exit with status 1 on an init error or a failed Runtime API request."""
+    """Run the runtime client, and exit with status 1 after an init error or a failed request."""
     try:
         status = _run()
     except _RuntimeAPIError as exc:
         _flush_output()
-        sys.stderr.write("flicker bootstrap: %s\n" % exc)
+        sys.stderr.write(f"flicker bootstrap: {exc}\n")
         status = 1
     sys.exit(status)

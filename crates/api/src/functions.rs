@@ -10,7 +10,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use flicker_engine::Engine;
-use flicker_model::function::{CreateFunctionRequest, UpdateFunctionCodeRequest, UpdateFunctionConfigurationRequest};
+use flicker_model::function::{
+    CreateFunctionRequest, UpdateFunctionCodeRequest, UpdateFunctionConfigurationRequest,
+};
 use flicker_model::{ApiError, FunctionRef};
 use serde_json::json;
 
@@ -29,7 +31,9 @@ pub(crate) fn function_ref(name: &str, params: &HashMap<String, String>) -> ApiR
 
 async fn code_request_body(body: Body, operation: &str) -> ApiResult<bytes::Bytes> {
     read_body(body, MAX_CODE_REQUEST, || {
-        ApiError::entity_too_large(format!("Request must be smaller than {MAX_CODE_REQUEST} bytes for the {operation} operation"))
+        ApiError::entity_too_large(format!(
+            "Request must be smaller than {MAX_CODE_REQUEST} bytes for the {operation} operation"
+        ))
     })
     .await
 }
@@ -99,7 +103,9 @@ pub(crate) async fn update_configuration(
 ) -> ApiResult<Response> {
     let reference = function_ref(&name, &params)?;
     let body = read_body(body, 1024 * 1024, || {
-        ApiError::entity_too_large("Request must be smaller than 1048576 bytes for the UpdateFunctionConfiguration operation")
+        ApiError::entity_too_large(
+            "Request must be smaller than 1048576 bytes for the UpdateFunctionConfiguration operation",
+        )
     })
     .await?;
     let request: UpdateFunctionConfigurationRequest = parse_json(&body)?;
@@ -119,7 +125,10 @@ pub(crate) async fn account_settings(State(engine): State<Engine>) -> Response {
     Json(engine.account_settings()).into_response()
 }
 
-pub(crate) async fn download_code(State(engine): State<Engine>, Path(file): Path<String>) -> ApiResult<Response> {
+pub(crate) async fn download_code(
+    State(engine): State<Engine>,
+    Path(file): Path<String>,
+) -> ApiResult<Response> {
     let sha256_hex = file.strip_suffix(".zip").unwrap_or(&file);
     let zip = engine.code_blob(sha256_hex).await?;
     Ok(([("content-type", "application/zip")], zip).into_response())

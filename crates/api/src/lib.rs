@@ -40,7 +40,9 @@ pub fn router(engine: Engine) -> Router {
         .with_state(engine)
 }
 
-async fn metrics(axum::extract::State(engine): axum::extract::State<Engine>) -> ([(&'static str, &'static str); 1], String) {
+async fn metrics(
+    axum::extract::State(engine): axum::extract::State<Engine>,
+) -> ([(&'static str, &'static str); 1], String) {
     ([("content-type", "text/plain; version=0.0.4")], engine.render_metrics())
 }
 

@@ -52,7 +52,10 @@ pub(crate) struct Launcher {
 #[derive(Debug)]
 pub(crate) enum InitFailure {
     /// The bootstrap posted to `init/error`.
-    Reported { error_type: Option<String>, body: Bytes },
+    Reported {
+        error_type: Option<String>,
+        body: Bytes,
+    },
     Exited(ExitStatus),
     TimedOut(Duration),
 }
@@ -126,20 +129,32 @@ impl Launcher {
         Ok(environment)
     }
 
-    fn spec(&self, version: &FunctionVersion, id: &str, stream: &str, host: HostDirs, layout: &Layout) -> EnvironmentSpec {
+    fn spec(
+        &self,
+        version: &FunctionVersion,
+        id: &str,
+        stream: &str,
+        host: HostDirs,
+        layout: &Layout,
+    ) -> EnvironmentSpec {
         let config = &version.config;
         let (program, args) = match (&version.interpreter, version.runtime.language()) {
-            (Some(interpreter), Language::Python) => {
-                (interpreter.path.clone(), vec![layout.runtime_dir.join("bootstrap.py").display().to_string()])
+            (Some(interpreter), Language::Python) => (
+                interpreter.path.clone(),
+                vec![layout.runtime_dir.join("bootstrap.py").display().to_string()],
+            ),
+            (Some(interpreter), _) => (
+                interpreter.path.clone(),
+                vec![layout.runtime_dir.join("bootstrap.js").display().to_string()],
+            ),
+            (None, _) if host.task_root.join("bootstrap").exists() => {
+                (layout.task_root.join("bootstrap"), vec![])
             }
-            (Some(interpreter), _) => {
-                (interpreter.path.clone(), vec![layout.runtime_dir.join("bootstrap.js").display().to_string()])
-            }
-            (None, _) if host.task_root.join("bootstrap").exists() => (layout.task_root.join("bootstrap"), vec![]),
             (None, _) => (layout.opt_dir.join("bootstrap"), vec![]),
         };
 
-        let mut env: BTreeMap<String, String> = config.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut env: BTreeMap<String, String> =
+            config.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         let task_root = layout.task_root.display().to_string();
         let runtime_dir = layout.runtime_dir.display().to_string();
         let opt = layout.opt_dir.display().to_string();
@@ -163,9 +178,17 @@ impl Launcher {
         set("TZ", ":UTC".to_string());
         set("LANG", "en_US.UTF-8".to_string());
         set("PATH", format!("/usr/local/bin:/usr/bin:/bin:{opt}/bin"));
-        set("LD_LIBRARY_PATH", format!("/lib64:/usr/lib64:{runtime_dir}:{runtime_dir}/lib:{task_root}:{task_root}/lib:{opt}/lib"));
+        set(
+            "LD_LIBRARY_PATH",
+            format!(
+                "/lib64:/usr/lib64:{runtime_dir}:{runtime_dir}/lib:{task_root}:{task_root}/lib:{opt}/lib"
+            ),
+        );
         if version.runtime.language() == Language::Node {
-            set("NODE_PATH", format!("{opt}/nodejs/node_modules:{runtime_dir}/node_modules:{runtime_dir}:{task_root}"));
+            set(
+                "NODE_PATH",
+                format!("{opt}/nodejs/node_modules:{runtime_dir}/node_modules:{runtime_dir}:{task_root}"),
+            );
         }
 
         EnvironmentSpec {

@@ -5,8 +5,12 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use flicker_model::arn::function_arn;
-use flicker_model::function::{CreateFunctionRequest, UpdateFunctionCodeRequest, UpdateFunctionConfigurationRequest};
-use flicker_model::{limits, time, validate, ApiError, FunctionConfig, FunctionConfiguration, FunctionRef, RuntimeId};
+use flicker_model::function::{
+    CreateFunctionRequest, UpdateFunctionCodeRequest, UpdateFunctionConfigurationRequest,
+};
+use flicker_model::{
+    limits, time, validate, ApiError, FunctionConfig, FunctionConfiguration, FunctionRef, RuntimeId,
+};
 use serde::Serialize;
 use tracing::{error, info};
 
@@ -64,12 +68,17 @@ fn internal(what: &str, err: impl std::fmt::Display) -> ApiError {
 }
 
 fn decode_zip(zip_base64: &str) -> Result<Vec<u8>, ApiError> {
-    base64::engine::general_purpose::STANDARD
-        .decode(zip_base64)
-        .map_err(|_| ApiError::invalid_parameter("Could not unzip uploaded file. Please check your file, then try to upload again."))
+    base64::engine::general_purpose::STANDARD.decode(zip_base64).map_err(|_| {
+        ApiError::invalid_parameter(
+            "Could not unzip uploaded file. Please check your file, then try to upload again.",
+        )
+    })
 }
 
-fn reject_unsupported_code_source(s3_bucket: &Option<String>, image_uri: &Option<String>) -> Result<(), ApiError> {
+fn reject_unsupported_code_source(
+    s3_bucket: &Option<String>,
+    image_uri: &Option<String>,
+) -> Result<(), ApiError> {
     if s3_bucket.is_some() {
         return Err(ApiError::invalid_parameter(
             "Code from S3 is not supported by this server. Upload the deployment package as ZipFile.",
@@ -130,8 +139,9 @@ impl Engine {
     pub(crate) async fn prepare_version(&self, config: FunctionConfig) -> Result<FunctionVersion, ApiError> {
         let runtime = RuntimeId::parse(&config.runtime)?;
         let interpreter = self.inner.catalog.resolve(&runtime)?;
-        let sha_hex = package::base64_to_hex(&config.code_sha256)
-            .ok_or_else(|| ApiError::service(format!("stored CodeSha256 of {} is not base64", config.name)))?;
+        let sha_hex = package::base64_to_hex(&config.code_sha256).ok_or_else(|| {
+            ApiError::service(format!("stored CodeSha256 of {} is not base64", config.name))
+        })?;
         let blobs = self.inner.blobs.clone();
         let root = self.inner.settings.data_dir.join("tasks");
         let task_root = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
@@ -165,7 +175,10 @@ impl Engine {
         }
     }
 
-    pub async fn create_function(&self, request: CreateFunctionRequest) -> Result<FunctionConfiguration, ApiError> {
+    pub async fn create_function(
+        &self,
+        request: CreateFunctionRequest,
+    ) -> Result<FunctionConfiguration, ApiError> {
         let name_value = request.function_name.as_deref().ok_or_else(|| missing("FunctionName"))?;
         let reference = FunctionRef::parse(name_value)?;
         reference.check_scope(&self.inner.settings.region, &self.inner.settings.account_id)?;
@@ -191,7 +204,8 @@ impl Engine {
         validate::role(&role)?;
         let description = request.description.clone().unwrap_or_default();
         validate::description(&description)?;
-        let memory_size = validate::memory_size(request.memory_size.unwrap_or(limits::MEMORY_DEFAULT_MB.into()))?;
+        let memory_size =
+            validate::memory_size(request.memory_size.unwrap_or(limits::MEMORY_DEFAULT_MB.into()))?;
         let timeout = validate::timeout(request.timeout.unwrap_or(limits::TIMEOUT_DEFAULT_S.into()))?;
         let ephemeral_storage = validate::ephemeral_storage(
             request.ephemeral_storage.map_or(limits::EPHEMERAL_DEFAULT_MB, |e| e.size),
@@ -249,7 +263,11 @@ impl Engine {
     }
 
     /// A page of functions ordered by name. `marker` is the `NextMarker` of the previous page.
-    pub fn list_functions(&self, marker: Option<&str>, max_items: Option<i64>) -> Result<FunctionList, ApiError> {
+    pub fn list_functions(
+        &self,
+        marker: Option<&str>,
+        max_items: Option<i64>,
+    ) -> Result<FunctionList, ApiError> {
         let max_items = match max_items {
             None => 50,
             Some(n @ 1..=10000) => n as usize,
@@ -271,7 +289,8 @@ impl Engine {
             .into_iter()
             .filter(|c| start_after.as_deref().is_none_or(|after| c.name.as_str() > after))
             .collect();
-        let next_marker = (remaining.len() > max_items).then(|| encode_marker(&remaining[max_items - 1].name));
+        let next_marker =
+            (remaining.len() > max_items).then(|| encode_marker(&remaining[max_items - 1].name));
         let functions = remaining.iter().take(max_items).map(|c| self.wire(c)).collect();
         Ok(FunctionList { functions, next_marker })
     }
@@ -364,11 +383,16 @@ impl Engine {
 
     pub async fn delete_function(&self, reference: &FunctionRef) -> Result<(), ApiError> {
         if reference.qualifier.as_deref() == Some("$LATEST") {
-            return Err(ApiError::invalid_parameter("$LATEST version cannot be deleted without deleting the function."));
+            return Err(ApiError::invalid_parameter(
+                "$LATEST version cannot be deleted without deleting the function.",
+            ));
         }
         let _control = self.inner.control.lock().await;
         self.lookup(reference)?;
-        self.inner.store.delete_function(&reference.name, None).map_err(|e| internal("deleting the function", e))?;
+        self.inner
+            .store
+            .delete_function(&reference.name, None)
+            .map_err(|e| internal("deleting the function", e))?;
         if let Some(pool) = self.write_functions().remove(&reference.name) {
             pool.retire();
         }

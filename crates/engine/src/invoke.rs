@@ -95,7 +95,8 @@ fn check_payload(request: &InvokeRequest) -> Result<(), ApiError> {
 
 fn decode_client_context(encoded: Option<&str>) -> Result<Option<String>, ApiError> {
     let Some(encoded) = encoded else { return Ok(None) };
-    let invalid = || ApiError::invalid_request_content("Client context must be a valid Base64-encoded JSON object.");
+    let invalid =
+        || ApiError::invalid_request_content("Client context must be a valid Base64-encoded JSON object.");
     let raw = base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|_| invalid())?;
     serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&raw).map_err(|_| invalid())?;
     String::from_utf8(raw).map(Some).map_err(|_| invalid())
@@ -201,7 +202,9 @@ impl Engine {
                 None => match self.cold_start(&pool).await? {
                     Ok(environment) => environment,
                     Err((environment, failure)) => {
-                        return Ok(self.report_init_failure(&pool, environment, failure, &request_id, tail_log).await)
+                        return Ok(self
+                            .report_init_failure(&pool, environment, failure, &request_id, tail_log)
+                            .await)
                     }
                 },
             };
@@ -212,7 +215,10 @@ impl Engine {
     }
 
     /// Starts an environment and waits for its initialization.
-    async fn cold_start(&self, pool: &Pool) -> Result<Result<Environment, (Environment, InitFailure)>, ApiError> {
+    async fn cold_start(
+        &self,
+        pool: &Pool,
+    ) -> Result<Result<Environment, (Environment, InitFailure)>, ApiError> {
         increment(&self.inner.metrics.cold_starts);
         let mut environment = self.inner.launcher.start(&pool.version).map_err(|err| {
             warn!(error = %err, "starting an environment failed");
@@ -228,7 +234,13 @@ impl Engine {
         }
     }
 
-    async fn run(&self, pool: &Arc<Pool>, mut environment: Environment, mut invocation: Invocation, tail_log: bool) -> InvokeResponse {
+    async fn run(
+        &self,
+        pool: &Arc<Pool>,
+        mut environment: Environment,
+        mut invocation: Invocation,
+        tail_log: bool,
+    ) -> InvokeResponse {
         let config = &pool.version.config;
         let request_id = invocation.request_id.clone();
         let timeout = Duration::from_secs(config.timeout.into());
@@ -246,7 +258,14 @@ impl Engine {
         let completion = self.complete(result, &request_id, timeout);
 
         let init_duration = environment.init_duration.take();
-        let report = self.report_line(pool, &request_id, duration, memory, init_duration, completion.report_status.as_deref());
+        let report = self.report_line(
+            pool,
+            &request_id,
+            duration,
+            memory,
+            init_duration,
+            completion.report_status.as_deref(),
+        );
         let log_result = finish_log(&environment, completion.error_lines, &request_id, report).await;
         if completion.reusable {
             let deadline = tokio::time::Instant::from_std(started + timeout);
@@ -277,9 +296,13 @@ impl Engine {
             reusable: false,
         };
         match result {
-            RunResult::Reported(Outcome::Response(payload)) => {
-                Completion { payload, failed: false, error_lines: vec![], report_status: None, reusable: true }
-            }
+            RunResult::Reported(Outcome::Response(payload)) => Completion {
+                payload,
+                failed: false,
+                error_lines: vec![],
+                report_status: None,
+                reusable: true,
+            },
             RunResult::Reported(Outcome::Error { error_type, body }) => {
                 increment(&metrics.function_errors);
                 Completion {
@@ -307,26 +330,40 @@ impl Engine {
             RunResult::TimedOut => {
                 increment(&metrics.timeouts);
                 let seconds = timeout.as_secs_f64();
-                let message = format!("RequestId: {request_id} Error: Task timed out after {seconds:.2} seconds");
-                let line = format!("{} {request_id} Task timed out after {seconds:.2} seconds", log_timestamp());
+                let message =
+                    format!("RequestId: {request_id} Error: Task timed out after {seconds:.2} seconds");
+                let line =
+                    format!("{} {request_id} Task timed out after {seconds:.2} seconds", log_timestamp());
                 failure(error_payload("Sandbox.Timedout", &message), vec![line], Some("timeout".into()))
             }
             RunResult::Exited(status) => {
                 increment(&metrics.runtime_exits);
                 let message = format!("RequestId: {request_id} Error: {}", status.describe());
                 let line = format!("{message}\nRuntime.ExitError");
-                failure(error_payload("Runtime.ExitError", &message), vec![line], Some("error\tError Type: Runtime.ExitError".into()))
+                failure(
+                    error_payload("Runtime.ExitError", &message),
+                    vec![line],
+                    Some("error\tError Type: Runtime.ExitError".into()),
+                )
             }
             RunResult::OutOfMemory(status) => {
                 increment(&metrics.out_of_memory);
                 let message = format!("RequestId: {request_id} Error: {}", status.describe());
                 let line = format!("{message}\nRuntime.OutOfMemory");
-                failure(error_payload("Runtime.OutOfMemory", &message), vec![line], Some("error\tError Type: Runtime.OutOfMemory".into()))
+                failure(
+                    error_payload("Runtime.OutOfMemory", &message),
+                    vec![line],
+                    Some("error\tError Type: Runtime.OutOfMemory".into()),
+                )
             }
             RunResult::Abandoned => {
                 increment(&metrics.runtime_exits);
                 let message = format!("RequestId: {request_id} Error: Runtime asked for the next event without reporting this one");
-                failure(error_payload("Runtime.InvalidResponse", &message), vec![message.clone()], Some("error".into()))
+                failure(
+                    error_payload("Runtime.InvalidResponse", &message),
+                    vec![message.clone()],
+                    Some("error".into()),
+                )
             }
         }
     }
@@ -386,7 +423,14 @@ impl Engine {
         };
         let memory = environment.max_memory_used();
         let status = format!("error\tError Type: {error_type}");
-        let report = self.report_line(pool, request_id, Duration::ZERO, memory, environment.init_duration, Some(&status));
+        let report = self.report_line(
+            pool,
+            request_id,
+            Duration::ZERO,
+            memory,
+            environment.init_duration,
+            Some(&status),
+        );
         let error_line = format!("RequestId: {request_id} Error: initialization failed with {error_type}");
         let log_result = finish_log(&environment, vec![error_line], request_id, report).await;
         InvokeResponse {
@@ -423,7 +467,12 @@ async fn start_log(environment: &Environment, request_id: &str, version: &str, t
 
 /// Writes the closing lines after all output so far, and returns the base64 tail if one was
 /// captured.
-async fn finish_log(environment: &Environment, mut lines: Vec<String>, request_id: &str, report: String) -> Option<String> {
+async fn finish_log(
+    environment: &Environment,
+    mut lines: Vec<String>,
+    request_id: &str,
+    report: String,
+) -> Option<String> {
     lines.push(format!("END RequestId: {request_id}"));
     lines.push(report);
     let (sender, receiver) = oneshot::channel();

@@ -136,7 +136,10 @@ fn compile_python_client(catalog: &RuntimeCatalog, root: &Path) {
 impl Engine {
     /// Opens the data directory, loads every stored function and starts the idle reaper.
     /// Must be called inside a Tokio runtime.
-    pub async fn start(settings: EngineSettings, sandbox: Arc<dyn Sandbox>) -> Result<Self, StartEngineError> {
+    pub async fn start(
+        settings: EngineSettings,
+        sandbox: Arc<dyn Sandbox>,
+    ) -> Result<Self, StartEngineError> {
         let data_dir = settings.data_dir.clone();
         prepare_dir(&data_dir)?;
         let runtime_root = data_dir.join("runtimes");

@@ -102,14 +102,20 @@ fn write_batch(dir: &Path, max_file_bytes: u64, events: &[LogEvent]) -> std::io:
     let mut start = 0;
     while start < events.len() {
         let function = &events[start].function;
-        let end = events[start..].iter().position(|e| &e.function != function).map_or(events.len(), |n| start + n);
+        let end =
+            events[start..].iter().position(|e| &e.function != function).map_or(events.len(), |n| start + n);
         append_to_file(dir, function, max_file_bytes, &events[start..end])?;
         start = end;
     }
     Ok(())
 }
 
-fn append_to_file(dir: &Path, function: &str, max_file_bytes: u64, events: &[LogEvent]) -> std::io::Result<()> {
+fn append_to_file(
+    dir: &Path,
+    function: &str,
+    max_file_bytes: u64,
+    events: &[LogEvent],
+) -> std::io::Result<()> {
     let path = dir.join(format!("{function}.log"));
     if std::fs::metadata(&path).map(|m| m.len() > max_file_bytes).unwrap_or(false) {
         std::fs::rename(&path, dir.join(format!("{function}.log.1")))?;
@@ -159,7 +165,10 @@ pub(crate) struct OutputSink {
 }
 
 /// Starts reading an environment's output pipe into its log stream.
-pub(crate) fn spawn_output_reader(output: OwnedFd, sink: OutputSink) -> std::io::Result<mpsc::UnboundedSender<OutputControl>> {
+pub(crate) fn spawn_output_reader(
+    output: OwnedFd,
+    sink: OutputSink,
+) -> std::io::Result<mpsc::UnboundedSender<OutputControl>> {
     let pipe = pipe::Receiver::from_owned_fd(output)?;
     let (sender, receiver) = mpsc::unbounded_channel();
     tokio::spawn(OutputReader { sink, pending: Vec::new(), tail: None }.run(pipe, receiver));

@@ -37,9 +37,17 @@ impl Metrics {
             ("flicker_cold_starts_total", "Environments started for an invocation", &self.cold_starts),
             ("flicker_throttles_total", "Invocations rejected by a concurrency limit", &self.throttles),
             ("flicker_timeouts_total", "Invocations that reached their timeout", &self.timeouts),
-            ("flicker_function_errors_total", "Invocations that ended with a function error", &self.function_errors),
+            (
+                "flicker_function_errors_total",
+                "Invocations that ended with a function error",
+                &self.function_errors,
+            ),
             ("flicker_runtime_exits_total", "Runtimes that exited during an invocation", &self.runtime_exits),
-            ("flicker_out_of_memory_total", "Environments killed for exceeding their memory limit", &self.out_of_memory),
+            (
+                "flicker_out_of_memory_total",
+                "Environments killed for exceeding their memory limit",
+                &self.out_of_memory,
+            ),
             ("flicker_init_failures_total", "Environments whose initialization failed", &self.init_failures),
         ];
         for (name, help, counter) in counters {
@@ -48,9 +56,17 @@ impl Metrics {
         }
         let gauge_values = [
             ("flicker_environments", "Live execution environments", gauges.environments as u64),
-            ("flicker_idle_environments", "Warm environments waiting for an invocation", gauges.idle_environments as u64),
+            (
+                "flicker_idle_environments",
+                "Warm environments waiting for an invocation",
+                gauges.idle_environments as u64,
+            ),
             ("flicker_concurrent_executions", "Invocations running now", gauges.concurrent_executions as u64),
-            ("flicker_dropped_log_events", "Function log events dropped because the writer fell behind", gauges.dropped_log_events),
+            (
+                "flicker_dropped_log_events",
+                "Function log events dropped because the writer fell behind",
+                gauges.dropped_log_events,
+            ),
         ];
         for (name, help, value) in gauge_values {
             let _ = write!(text, "# HELP {name} {help}.\n# TYPE {name} gauge\n{name} {value}\n");

@@ -21,7 +21,9 @@ pub struct PackageInfo {
 }
 
 fn unzip_error() -> ApiError {
-    ApiError::invalid_parameter("Could not unzip uploaded file. Please check your file, then try to upload again.")
+    ApiError::invalid_parameter(
+        "Could not unzip uploaded file. Please check your file, then try to upload again.",
+    )
 }
 
 /// Reads the zip's directory and checks the size limits.
@@ -95,7 +97,11 @@ impl PackageInfo {
 }
 
 /// Rejects a handler for which `exists` finds none of the candidate files.
-pub fn check_handler_with(runtime: &RuntimeId, handler: &str, exists: impl Fn(&str) -> bool) -> Result<(), ApiError> {
+pub fn check_handler_with(
+    runtime: &RuntimeId,
+    handler: &str,
+    exists: impl Fn(&str) -> bool,
+) -> Result<(), ApiError> {
     let candidates = handler_candidates(runtime, handler);
     if candidates.is_empty() || candidates.iter().any(|c| exists(c)) {
         return Ok(());
@@ -165,7 +171,10 @@ mod tests {
     #[test]
     fn inspect_rejects_non_zip() {
         let err = inspect(b"not a zip").unwrap_err();
-        assert_eq!(err.message, "Could not unzip uploaded file. Please check your file, then try to upload again.");
+        assert_eq!(
+            err.message,
+            "Could not unzip uploaded file. Please check your file, then try to upload again."
+        );
     }
 
     #[test]

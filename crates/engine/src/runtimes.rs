@@ -54,7 +54,9 @@ fn is_executable(path: &Path) -> bool {
 fn probe(dirs: &[PathBuf], name: &str, language: Language) -> Option<Interpreter> {
     let program = find_program(dirs, name)?;
     let script = match language {
-        Language::Python => ["-c", "import sys, platform; print(sys.executable); print(platform.python_version())"],
+        Language::Python => {
+            ["-c", "import sys, platform; print(sys.executable); print(platform.python_version())"]
+        }
         _ => ["-p", "process.execPath + '\\n' + process.versions.node"],
     };
     let output = Command::new(&program).args(script).output().ok()?;
@@ -87,10 +89,9 @@ impl RuntimeCatalog {
     pub fn resolve(&self, runtime: &RuntimeId) -> Result<Option<Interpreter>, ApiError> {
         let found = match runtime.language() {
             Language::Provided => return Ok(None),
-            Language::Python => runtime
-                .language_version()
-                .and_then(|v| self.python.get(v))
-                .or(self.python_default.as_ref()),
+            Language::Python => {
+                runtime.language_version().and_then(|v| self.python.get(v)).or(self.python_default.as_ref())
+            }
             Language::Node => self.node.as_ref(),
         };
         found.cloned().map(Some).ok_or_else(|| {

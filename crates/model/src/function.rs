@@ -33,8 +33,7 @@ impl FunctionConfig {
     /// The wire form, with ARNs built from the server's region and account.
     pub fn to_wire(&self, region: &str, account: &str) -> FunctionConfiguration {
         let arn = function_arn(region, account, &self.name);
-        let function_arn =
-            if self.version == "$LATEST" { arn } else { format!("{arn}:{}", self.version) };
+        let function_arn = if self.version == "$LATEST" { arn } else { format!("{arn}:{}", self.version) };
         FunctionConfiguration {
             function_name: self.name.clone(),
             function_arn,
@@ -196,4 +195,3 @@ pub struct UpdateFunctionCodeRequest {
     pub revision_id: Option<String>,
     pub architectures: Option<Vec<String>>,
 }
-

@@ -19,11 +19,24 @@ static ENV_KEY: LazyLock<Regex> =
 
 /// Variables that the execution environment sets and a function may not override.
 const RESERVED_ENV_KEYS: &[&str] = &[
-    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
 ];
 
 fn constraint(value: impl std::fmt::Display, field: &str, rule: &str) -> String {
@@ -94,7 +107,10 @@ pub fn architectures(value: &[String]) -> Result<(), ApiError> {
                     [x86_64, arm64], Member must not be null]";
         return Err(ApiError::validation(constraint(listed, "architectures", rule)));
     }
-    if value.iter().any(|a| a != std::env::consts::ARCH && !(a == "arm64" && std::env::consts::ARCH == "aarch64")) {
+    if value
+        .iter()
+        .any(|a| a != std::env::consts::ARCH && !(a == "arm64" && std::env::consts::ARCH == "aarch64"))
+    {
         return Err(ApiError::invalid_parameter(format!(
             "Architecture {} is not supported by this server, which runs on {}.",
             value.join(", "),

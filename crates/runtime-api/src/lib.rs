@@ -30,7 +30,10 @@ pub enum Outcome {
     Response(Bytes),
     /// The body posted to `invocation/{id}/error` and its
     /// `Lambda-Runtime-Function-Error-Type` header.
-    Error { error_type: Option<String>, body: Bytes },
+    Error {
+        error_type: Option<String>,
+        body: Bytes,
+    },
     /// The response exceeded `MAX_RESPONSE_BYTES`; the bootstrap was told so with a 413.
     ResponseTooLarge,
 }

@@ -77,7 +77,11 @@ async fn next(State(shared): SharedState) -> Response {
 
     let delivery = shared.deliveries.lock().await.recv().await;
     let Some(Delivery { invocation, outcome }) = delivery else {
-        return runtime_error(StatusCode::INTERNAL_SERVER_ERROR, "Runtime.Shutdown", "The environment is shutting down");
+        return runtime_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Runtime.Shutdown",
+            "The environment is shutting down",
+        );
     };
     {
         let mut current = lock(&shared);
@@ -105,16 +109,34 @@ async fn next(State(shared): SharedState) -> Response {
     (StatusCode::OK, headers, invocation.payload).into_response()
 }
 
-/// Takes the outcome channel of invocation `id`, or returns the Runtime API's error for a
-/// request id that is unknown or already answered.
-fn take_outcome(shared: &Shared, id: &str) -> Result<oneshot::Sender<Outcome>, Response> {
+/// Why a report of an invocation's outcome was rejected.
+enum Rejection {
+    UnknownRequestId,
+    AlreadyReported,
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        match self {
+            Self::UnknownRequestId => {
+                runtime_error(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID")
+            }
+            Self::AlreadyReported => runtime_error(
+                StatusCode::FORBIDDEN,
+                "InvalidStateTransition",
+                "State transition is not allowed",
+            ),
+        }
+    }
+}
+
+/// Takes the outcome channel of invocation `id`.
+fn take_outcome(shared: &Shared, id: &str) -> Result<oneshot::Sender<Outcome>, Rejection> {
     let mut current = lock(shared);
     if current.request_id.as_deref() != Some(id) {
-        return Err(runtime_error(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID"));
+        return Err(Rejection::UnknownRequestId);
     }
-    current.outcome.take().ok_or_else(|| {
-        runtime_error(StatusCode::FORBIDDEN, "InvalidStateTransition", "State transition is not allowed")
-    })
+    current.outcome.take().ok_or(Rejection::AlreadyReported)
 }
 
 /// Reads a body of at most `MAX_RESPONSE_BYTES`; `None` if it is larger.
@@ -131,7 +153,7 @@ async fn response(State(shared): SharedState, Path(id): Path<String>, body: Body
     let body = read_limited(body).await;
     let sender = match take_outcome(&shared, &id) {
         Ok(sender) => sender,
-        Err(response) => return response,
+        Err(rejection) => return rejection.into_response(),
     };
     match body {
         Some(payload) => {
@@ -149,13 +171,18 @@ fn error_type(headers: &HeaderMap) -> Option<String> {
     headers.get(ERROR_TYPE_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
-async fn error(State(shared): SharedState, Path(id): Path<String>, headers: HeaderMap, body: Body) -> Response {
+async fn error(
+    State(shared): SharedState,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let Some(body) = read_limited(body).await else {
         return too_large();
     };
     let sender = match take_outcome(&shared, &id) {
         Ok(sender) => sender,
-        Err(response) => return response,
+        Err(rejection) => return rejection.into_response(),
     };
     let _ = sender.send(Outcome::Error { error_type: error_type(&headers), body });
     accepted()
@@ -166,7 +193,11 @@ async fn init_error(State(shared): SharedState, headers: HeaderMap, body: Body) 
         return too_large();
     };
     if lock(&shared).initialized {
-        return runtime_error(StatusCode::FORBIDDEN, "InvalidStateTransition", "State transition is not allowed");
+        return runtime_error(
+            StatusCode::FORBIDDEN,
+            "InvalidStateTransition",
+            "State transition is not allowed",
+        );
     }
     let _ = shared.events.send(RuntimeEvent::InitError { error_type: error_type(&headers), body });
     accepted()

@@ -13,12 +13,14 @@ fn client() -> HttpClient {
     Client::builder(TokioExecutor::new()).build_http()
 }
 
-async fn call(client: &HttpClient, method: &str, url: String, body: &'static [u8]) -> (u16, hyper::HeaderMap, Bytes) {
-    let request = hyper::Request::builder()
-        .method(method)
-        .uri(url)
-        .body(Full::new(Bytes::from_static(body)))
-        .unwrap();
+async fn call(
+    client: &HttpClient,
+    method: &str,
+    url: String,
+    body: &'static [u8],
+) -> (u16, hyper::HeaderMap, Bytes) {
+    let request =
+        hyper::Request::builder().method(method).uri(url).body(Full::new(Bytes::from_static(body))).unwrap();
     let response = client.request(request).await.unwrap();
     let status = response.status().as_u16();
     let headers = response.headers().clone();
@@ -77,7 +79,8 @@ async fn unknown_request_id_is_rejected() {
 #[tokio::test]
 async fn init_error_is_reported_before_next() {
     let (mut api, base) = start().await;
-    let (status, _, _) = call(&client(), "POST", format!("{base}/init/error"), b"{\"errorType\":\"X\"}").await;
+    let (status, _, _) =
+        call(&client(), "POST", format!("{base}/init/error"), b"{\"errorType\":\"X\"}").await;
     assert_eq!(status, 202);
     let event = api.events.recv().await.unwrap();
     assert!(matches!(event, RuntimeEvent::InitError { .. }));

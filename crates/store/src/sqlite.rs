@@ -70,14 +70,14 @@ impl Store for SqliteStore {
 
     fn load_functions(&self) -> Result<Vec<FunctionConfig>, StoreError> {
         let connection = self.lock();
-        let mut statement = connection
-            .prepare("SELECT name, config FROM function_versions ORDER BY name, version")?;
+        let mut statement =
+            connection.prepare("SELECT name, config FROM function_versions ORDER BY name, version")?;
         let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
         let mut configs = Vec::new();
         for row in rows {
             let (name, json) = row?;
-            let config = serde_json::from_str(&json)
-                .map_err(|source| StoreError::Corrupt { name, source })?;
+            let config =
+                serde_json::from_str(&json).map_err(|source| StoreError::Corrupt { name, source })?;
             configs.push(config);
         }
         Ok(configs)
