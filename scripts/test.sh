@@ -14,6 +14,8 @@ fi
 
 cargo build --release --workspace --bins
 cargo test --release --workspace
+# Checks that every benchmark runs; the figures of a quick run are not recorded.
+target/release/flicker-bench --quick --markdown target/bench-quick.md --json target/bench-quick.json
 
 export PATH="$PWD/.venv/bin:$PATH"
 exec .venv/bin/python -m pytest tests "$@"

@@ -80,6 +80,8 @@ pub(crate) struct Environment {
     pub output: mpsc::UnboundedSender<OutputControl>,
     /// Set at start; taken by the first invocation, whose REPORT line shows it.
     pub init_duration: Option<Duration>,
+    /// How long the sandbox took to start the bootstrap.
+    pub sandbox_start: Duration,
     started: Instant,
     pub last_used: Instant,
     registry: Arc<Registry>,
@@ -108,6 +110,7 @@ impl Launcher {
 
         let started = Instant::now();
         let sandboxed = self.sandbox.start(spec).map_err(std::io::Error::other)?;
+        let sandbox_start = started.elapsed();
         let control: Arc<dyn EnvironmentControl> = Arc::from(sandboxed.control);
         self.registry.lock().insert(id.clone(), control.clone());
 
@@ -120,6 +123,7 @@ impl Launcher {
             )?,
             control,
             init_duration: None,
+            sandbox_start,
             started,
             last_used: started,
             registry: self.registry.clone(),

@@ -225,6 +225,8 @@ impl Engine {
             ApiError::service(format!("Failed to start an execution environment: {err}"))
         })?;
         debug!(environment = %environment.id, "environment started");
+        let metrics = &self.inner.metrics;
+        metrics.sandbox_start_micros.fetch_add(environment.sandbox_start.as_micros() as u64, Ordering::Relaxed);
         match environment.wait_initialized(self.inner.settings.init_timeout).await {
             Ok(()) => Ok(Ok(environment)),
             Err(failure) => {

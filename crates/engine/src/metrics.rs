@@ -14,6 +14,8 @@ pub struct Metrics {
     pub runtime_exits: AtomicU64,
     pub out_of_memory: AtomicU64,
     pub init_failures: AtomicU64,
+    /// Time spent in the sandbox starting bootstraps, summed over cold starts.
+    pub sandbox_start_micros: AtomicU64,
 }
 
 pub(crate) fn increment(counter: &AtomicU64) {
@@ -54,6 +56,12 @@ impl Metrics {
             let value = counter.load(Ordering::Relaxed);
             let _ = write!(text, "# HELP {name} {help}.\n# TYPE {name} counter\n{name} {value}\n");
         }
+        let sandbox_seconds = self.sandbox_start_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let name = "flicker_sandbox_start_seconds_total";
+        let _ = write!(
+            text,
+            "# HELP {name} Time spent starting bootstraps in the sandbox.\n# TYPE {name} counter\n{name} {sandbox_seconds}\n"
+        );
         let gauge_values = [
             ("flicker_environments", "Live execution environments", gauges.environments as u64),
             (

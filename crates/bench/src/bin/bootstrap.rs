@@ -1,0 +1,73 @@
+//! A minimal custom-runtime bootstrap for benchmarks. It answers every event at once, or after
+//! `sleep_ms` milliseconds when the event asks for it, and returns the epoch millisecond at
+//! which it received the event.
+//!
+//! It speaks HTTP/1.1 over one kept-alive std `TcpStream` instead of using an HTTP library:
+//! the benchmarks measure Flicker's overhead, so the bootstrap does as little work as possible.
+//! It relies on the Runtime API framing every response with `Content-Length`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+struct Response {
+    request_id: String,
+    body: Vec<u8>,
+}
+
+fn read_response(reader: &mut BufReader<TcpStream>) -> std::io::Result<Response> {
+    let mut line = String::new();
+    let mut length = 0usize;
+    let mut request_id = String::new();
+    reader.read_line(&mut line)?;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+            break;
+        }
+        let (name, value) = line.split_once(':').unwrap_or((&line, ""));
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("content-length") {
+            length = value.parse().unwrap_or(0);
+        } else if name.eq_ignore_ascii_case("lambda-runtime-aws-request-id") {
+            request_id = value.to_string();
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    Ok(Response { request_id, body })
+}
+
+fn sleep_requested(event: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(event).ok()?;
+    let rest = &text[text.find("\"sleep_ms\":")? + "\"sleep_ms\":".len()..];
+    let digits: String = rest.trim_start().chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+fn main() -> std::io::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("--exit") {
+        return Ok(());
+    }
+    let address = std::env::var("AWS_LAMBDA_RUNTIME_API").expect("AWS_LAMBDA_RUNTIME_API is set");
+    let stream = TcpStream::connect(&address)?;
+    stream.set_nodelay(true)?;
+    let mut writer = stream.try_clone()?;
+    let mut reader = BufReader::new(stream);
+    loop {
+        write!(writer, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {address}\r\n\r\n")?;
+        let event = read_response(&mut reader)?;
+        let received = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
+        if let Some(milliseconds) = sleep_requested(&event.body) {
+            std::thread::sleep(Duration::from_millis(milliseconds));
+        }
+        let body = format!("{{\"received_ms\":{received}}}");
+        write!(
+            writer,
+            "POST /2018-06-01/runtime/invocation/{}/response HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\n\r\n{body}",
+            event.request_id,
+            body.len()
+        )?;
+        read_response(&mut reader)?;
+    }
+}
