@@ -226,7 +226,9 @@ impl Engine {
         })?;
         debug!(environment = %environment.id, "environment started");
         let metrics = &self.inner.metrics;
-        metrics.sandbox_start_micros.fetch_add(environment.sandbox_start.as_micros() as u64, Ordering::Relaxed);
+        metrics
+            .sandbox_start_micros
+            .fetch_add(environment.sandbox_start.as_micros() as u64, Ordering::Relaxed);
         match environment.wait_initialized(self.inner.settings.init_timeout).await {
             Ok(()) => Ok(Ok(environment)),
             Err(failure) => {

@@ -3,7 +3,7 @@
 //!
 //! The invocation path only sends lines over channels; one writer task does the file I/O.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -33,20 +33,24 @@ struct LogEvent {
 /// The log files of all functions under one directory.
 #[derive(Debug, Clone)]
 pub struct LogStore {
-    sender: mpsc::UnboundedSender<LogEvent>,
+    sender: std::sync::mpsc::Sender<LogEvent>,
     queued_bytes: Arc<AtomicUsize>,
     dropped: Arc<AtomicU64>,
     dir: PathBuf,
 }
 
 impl LogStore {
-    /// Starts the writer task. Each function's file is rotated once it passes
+    /// Starts the writer thread. Each function's file is rotated once it passes
     /// `max_file_bytes`, keeping one previous file.
     pub fn start(dir: &Path, max_file_bytes: u64) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let (sender, receiver) = mpsc::unbounded_channel();
+        let (sender, receiver) = std::sync::mpsc::channel();
         let queued_bytes = Arc::new(AtomicUsize::new(0));
-        tokio::spawn(write_events(dir.to_path_buf(), max_file_bytes, receiver, queued_bytes.clone()));
+        let writer = LogWriter { dir: dir.to_path_buf(), max_file_bytes, files: HashMap::new() };
+        let queued = queued_bytes.clone();
+        std::thread::Builder::new()
+            .name("flicker-logs".into())
+            .spawn(move || writer.run(receiver, queued))?;
         Ok(Self { sender, queued_bytes, dropped: Arc::new(AtomicU64::new(0)), dir: dir.to_path_buf() })
     }
 
@@ -79,53 +83,58 @@ impl LogStore {
     }
 }
 
-async fn write_events(
+/// The writer thread's state: one open file per function that has logged.
+struct LogWriter {
     dir: PathBuf,
     max_file_bytes: u64,
-    mut receiver: mpsc::UnboundedReceiver<LogEvent>,
-    queued_bytes: Arc<AtomicUsize>,
-) {
-    let mut batch = Vec::new();
-    while receiver.recv_many(&mut batch, 1024).await > 0 {
-        let dir = dir.clone();
-        let events = std::mem::take(&mut batch);
-        let size: usize = events.iter().map(|e| e.message.len()).sum();
-        let written = tokio::task::spawn_blocking(move || write_batch(&dir, max_file_bytes, &events)).await;
-        queued_bytes.fetch_sub(size, Ordering::Relaxed);
-        if let Ok(Err(err)) = written {
-            warn!(error = %err, "writing function logs failed");
+    files: HashMap<Arc<str>, OpenLog>,
+}
+
+struct OpenLog {
+    writer: std::io::BufWriter<std::fs::File>,
+    written: u64,
+}
+
+impl LogWriter {
+    /// Writes events until every `LogStore` is dropped, flushing whenever the queue is empty.
+    fn run(mut self, receiver: std::sync::mpsc::Receiver<LogEvent>, queued_bytes: Arc<AtomicUsize>) {
+        while let Ok(first) = receiver.recv() {
+            let mut next = Some(first);
+            while let Some(event) = next {
+                queued_bytes.fetch_sub(event.message.len(), Ordering::Relaxed);
+                if let Err(err) = self.write(&event) {
+                    warn!(function = %event.function, error = %err, "writing a function log failed");
+                    self.files.remove(&event.function);
+                }
+                next = receiver.try_recv().ok();
+            }
+            for log in self.files.values_mut() {
+                let _ = log.writer.flush();
+            }
         }
     }
-}
 
-fn write_batch(dir: &Path, max_file_bytes: u64, events: &[LogEvent]) -> std::io::Result<()> {
-    let mut start = 0;
-    while start < events.len() {
-        let function = &events[start].function;
-        let end =
-            events[start..].iter().position(|e| &e.function != function).map_or(events.len(), |n| start + n);
-        append_to_file(dir, function, max_file_bytes, &events[start..end])?;
-        start = end;
+    fn write(&mut self, event: &LogEvent) -> std::io::Result<()> {
+        let path = self.dir.join(format!("{}.log", event.function));
+        let needs_rotation =
+            self.files.get(&event.function).is_some_and(|log| log.written > self.max_file_bytes);
+        if needs_rotation {
+            self.files.remove(&event.function);
+            std::fs::rename(&path, self.dir.join(format!("{}.log.1", event.function)))?;
+        }
+        let log = match self.files.entry(event.function.clone()) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                let file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+                let written = file.metadata()?.len();
+                entry.insert(OpenLog { writer: std::io::BufWriter::new(file), written })
+            }
+        };
+        let line = format!("{}\t{}\t{}\n", event.timestamp_ms, event.stream, event.message);
+        log.writer.write_all(line.as_bytes())?;
+        log.written += line.len() as u64;
+        Ok(())
     }
-    Ok(())
-}
-
-fn append_to_file(
-    dir: &Path,
-    function: &str,
-    max_file_bytes: u64,
-    events: &[LogEvent],
-) -> std::io::Result<()> {
-    let path = dir.join(format!("{function}.log"));
-    if std::fs::metadata(&path).map(|m| m.len() > max_file_bytes).unwrap_or(false) {
-        std::fs::rename(&path, dir.join(format!("{function}.log.1")))?;
-    }
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
-    let mut writer = std::io::BufWriter::new(file);
-    for event in events {
-        writeln!(writer, "{}\t{}\t{}", event.timestamp_ms, event.stream, event.message)?;
-    }
-    writer.flush()
 }
 
 /// Instructions to an environment's output reader, which orders them with the output.
