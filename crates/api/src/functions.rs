@@ -29,6 +29,11 @@ pub(crate) fn function_ref(name: &str, params: &HashMap<String, String>) -> ApiR
     Ok(FunctionRef::parse(name)?.with_qualifier(params.get("Qualifier").map(String::as_str))?)
 }
 
+/// Parses the `{FunctionName}` of an operation that changes a function.
+fn plain_function_ref(name: &str, params: &HashMap<String, String>) -> ApiResult<FunctionRef> {
+    Ok(FunctionRef::parse_plain(name)?.with_qualifier(params.get("Qualifier").map(String::as_str))?)
+}
+
 async fn code_request_body(body: Body, operation: &str) -> ApiResult<bytes::Bytes> {
     read_body(body, MAX_CODE_REQUEST, || {
         ApiError::entity_too_large(format!(
@@ -89,7 +94,7 @@ pub(crate) async fn update_code(
     Query(params): Params,
     body: Body,
 ) -> ApiResult<Response> {
-    let reference = function_ref(&name, &params)?;
+    let reference = plain_function_ref(&name, &params)?;
     let body = code_request_body(body, "UpdateFunctionCode").await?;
     let request: UpdateFunctionCodeRequest = parse_json(&body)?;
     Ok(Json(engine.update_function_code(&reference, request).await?).into_response())
@@ -101,7 +106,7 @@ pub(crate) async fn update_configuration(
     Query(params): Params,
     body: Body,
 ) -> ApiResult<Response> {
-    let reference = function_ref(&name, &params)?;
+    let reference = plain_function_ref(&name, &params)?;
     let body = read_body(body, 1024 * 1024, || {
         ApiError::entity_too_large(
             "Request must be smaller than 1048576 bytes for the UpdateFunctionConfiguration operation",

@@ -47,6 +47,16 @@ fn payload_too_large() -> ApiError {
     ))
 }
 
+/// Invoke's not-found message names the version an unqualified name resolves to.
+fn name_resolved_version(err: ApiError, unqualified: bool) -> ApiError {
+    match err.message.strip_prefix("Function not found: ") {
+        Some(arn) if unqualified && err.code == "ResourceNotFoundException" => {
+            ApiError::function_not_found(&format!("{arn}:$LATEST"))
+        }
+        _ => err,
+    }
+}
+
 pub(crate) async fn invoke(
     State(engine): State<Engine>,
     Path(name): Path<String>,
@@ -61,7 +71,8 @@ pub(crate) async fn invoke(
         client_context: header(&headers, "x-amz-client-context").map(str::to_string),
         payload: read_body(body, limits::SYNC_PAYLOAD, payload_too_large).await?,
     };
-    let result = engine.invoke(request).await?;
+    let unqualified = request.function.qualifier.is_none();
+    let result = engine.invoke(request).await.map_err(|err| name_resolved_version(err, unqualified))?;
 
     let status = StatusCode::from_u16(result.status).unwrap_or(StatusCode::OK);
     let mut response = (status, result.payload).into_response();

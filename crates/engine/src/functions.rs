@@ -180,7 +180,7 @@ impl Engine {
         request: CreateFunctionRequest,
     ) -> Result<FunctionConfiguration, ApiError> {
         let name_value = request.function_name.as_deref().ok_or_else(|| missing("FunctionName"))?;
-        let reference = FunctionRef::parse(name_value)?;
+        let reference = FunctionRef::parse_new(name_value)?;
         reference.check_scope(&self.inner.settings.region, &self.inner.settings.account_id)?;
         if reference.qualifier.is_some() {
             return Err(ApiError::invalid_parameter(format!(
@@ -256,8 +256,12 @@ impl Engine {
     pub fn get_function(&self, reference: &FunctionRef) -> Result<FunctionDetails, ApiError> {
         let pool = self.lookup(reference)?;
         let config = &pool.version.config;
+        let mut configuration = self.wire(config);
+        if let Some(qualifier) = &reference.qualifier {
+            configuration.function_arn = format!("{}:{qualifier}", configuration.function_arn);
+        }
         Ok(FunctionDetails {
-            configuration: self.wire(config),
+            configuration,
             code_sha256_hex: package::base64_to_hex(&config.code_sha256).unwrap_or_default(),
         })
     }
@@ -291,7 +295,7 @@ impl Engine {
             .collect();
         let next_marker =
             (remaining.len() > max_items).then(|| encode_marker(&remaining[max_items - 1].name));
-        let functions = remaining.iter().take(max_items).map(|c| self.wire(c)).collect();
+        let functions = remaining.iter().take(max_items).map(|c| self.wire(c).without_state()).collect();
         Ok(FunctionList { functions, next_marker })
     }
 
@@ -381,6 +385,8 @@ impl Engine {
         Ok(self.wire(&config))
     }
 
+    /// Deletes a function. Deleting a version that does not exist succeeds without effect, as
+    /// in AWS.
     pub async fn delete_function(&self, reference: &FunctionRef) -> Result<(), ApiError> {
         if reference.qualifier.as_deref() == Some("$LATEST") {
             return Err(ApiError::invalid_parameter(
@@ -388,7 +394,12 @@ impl Engine {
             ));
         }
         let _control = self.inner.control.lock().await;
-        self.lookup(reference)?;
+        let unqualified = FunctionRef { qualifier: None, ..reference.clone() };
+        self.lookup(&unqualified)?;
+        if reference.qualifier.is_some() {
+            // Versions are not stored yet, so the version named does not exist.
+            return Ok(());
+        }
         self.inner
             .store
             .delete_function(&reference.name, None)

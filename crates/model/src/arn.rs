@@ -7,14 +7,33 @@ use regex::Regex;
 
 use crate::{limits, ApiError};
 
-/// The `functionName` pattern from the Lambda API model, reported verbatim in errors.
-const FUNCTION_NAME_PATTERN: &str = r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?";
+/// The `functionName` pattern of CreateFunction, reported verbatim in errors.
+const NEW_FUNCTION_PATTERN: &str = r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?";
 
-static FUNCTION_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"^(arn:(aws[a-zA-Z-]*)?:lambda:)?(?:(?P<region>(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d):)?(?:(?P<account>\d{12}):)?(function:)?(?P<name>[a-zA-Z0-9_-]+)(:(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$",
-    )
-    .expect("function name pattern compiles")
+/// The `functionName` pattern of the operations on existing functions.
+const FUNCTION_PATTERN: &str = r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?";
+
+/// The `qualifier` pattern, reported verbatim in errors.
+const QUALIFIER_PATTERN: &str = r"\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+";
+const QUALIFIER_MAX: usize = 128;
+
+const REFERENCE_PREFIX: &str = r"^(arn:(aws[a-zA-Z-]*)?:lambda:)?(?:(?P<region>(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d):)?(?:(?P<account>\d{12}):)?(function:)?";
+
+static NEW_FUNCTION: LazyLock<Regex> = LazyLock::new(|| {
+    let pattern =
+        format!(r"{REFERENCE_PREFIX}(?P<name>[a-zA-Z0-9_-]+)(:(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$");
+    Regex::new(&pattern).expect("function name pattern compiles")
+});
+
+static FUNCTION: LazyLock<Regex> = LazyLock::new(|| {
+    let pattern = format!(
+        r"{REFERENCE_PREFIX}(?P<name>[a-zA-Z0-9_.-]+)(:(?P<qualifier>\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9_-]+))?$"
+    );
+    Regex::new(&pattern).expect("function name pattern compiles")
+});
+
+static QUALIFIER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9_$-]+)$").expect("qualifier pattern compiles")
 });
 
 /// A reference to a function as a client names it.
@@ -27,26 +46,23 @@ pub struct FunctionRef {
 }
 
 impl FunctionRef {
-    /// Parses a function name, a partial ARN (`ACCOUNT:function:NAME`) or a full ARN, each
-    /// with an optional `:QUALIFIER` suffix.
+    /// Parses the name of an existing function: a name, a partial ARN
+    /// (`ACCOUNT:function:NAME`) or a full ARN, each with an optional `:QUALIFIER` suffix.
+    /// A name longer than a function name may be is left for the lookup to report.
     pub fn parse(input: &str) -> Result<Self, ApiError> {
-        if input.len() > limits::FUNCTION_ARN_MAX {
-            return Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{input}' at 'functionName' failed to satisfy \
-                 constraint: Member must have length less than or equal to {}",
-                limits::FUNCTION_ARN_MAX
-            )));
-        }
-        let Some(captures) = FUNCTION_NAME.captures(input) else {
-            return Err(pattern_error(input));
-        };
-        let text = |group: &str| captures.name(group).map(|m| m.as_str().to_string());
-        let reference = Self {
-            name: text("name").unwrap_or_default(),
-            qualifier: text("qualifier"),
-            region: text("region"),
-            account: text("account"),
-        };
+        Self::parse_with(input, &FUNCTION, FUNCTION_PATTERN)
+    }
+
+    /// Parses a `FunctionName` of the operations that change a function, whose pattern allows
+    /// no dots in the name.
+    pub fn parse_plain(input: &str) -> Result<Self, ApiError> {
+        Self::parse_with(input, &NEW_FUNCTION, NEW_FUNCTION_PATTERN)
+    }
+
+    /// Parses the name given to CreateFunction, which allows no dots and at most 64
+    /// characters.
+    pub fn parse_new(input: &str) -> Result<Self, ApiError> {
+        let reference = Self::parse_plain(input)?;
         if reference.name.len() > limits::FUNCTION_NAME_MAX {
             return Err(ApiError::invalid_parameter(format!(
                 "1 validation error detected: Value '{}' at 'functionName' failed to satisfy \
@@ -58,11 +74,36 @@ impl FunctionRef {
         Ok(reference)
     }
 
+    fn parse_with(input: &str, regex: &Regex, pattern: &str) -> Result<Self, ApiError> {
+        if input.len() > limits::FUNCTION_ARN_MAX {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{input}' at 'functionName' failed to satisfy \
+                 constraint: Member must have length less than or equal to {}",
+                limits::FUNCTION_ARN_MAX
+            )));
+        }
+        let Some(captures) = regex.captures(input) else {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{input}' at 'functionName' failed to satisfy \
+                 constraint: Member must satisfy regular expression pattern: {pattern}"
+            )));
+        };
+        let text = |group: &str| captures.name(group).map(|m| m.as_str().to_string());
+        let reference = Self {
+            name: text("name").unwrap_or_default(),
+            qualifier: text("qualifier"),
+            region: text("region"),
+            account: text("account"),
+        };
+        Ok(reference)
+    }
+
     /// Combines the qualifier derived from the name with a `Qualifier` query parameter.
     pub fn with_qualifier(mut self, qualifier: Option<&str>) -> Result<Self, ApiError> {
         let Some(explicit) = qualifier.filter(|q| !q.is_empty()) else {
             return Ok(self);
         };
+        validate_qualifier(explicit)?;
         match &self.qualifier {
             Some(derived) if derived != explicit => Err(ApiError::invalid_parameter(
                 "The derived qualifier from the function name does not match the specified \
@@ -83,17 +124,32 @@ impl FunctionRef {
             )));
         }
         if let Some(other) = self.account.as_deref().filter(|a| *a != account) {
-            return Err(ApiError::function_not_found(&function_arn(region, other, &self.name)));
+            return Err(ApiError::access_denied(format!(
+                "Account {account} is not authorized to access {}",
+                function_arn(region, other, &self.name)
+            )));
         }
         Ok(())
     }
 }
 
-fn pattern_error(input: &str) -> ApiError {
-    ApiError::validation(format!(
-        "1 validation error detected: Value '{input}' at 'functionName' failed to satisfy \
-         constraint: Member must satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}"
-    ))
+/// Checks a `Qualifier` parameter against the API model's length and pattern.
+pub fn validate_qualifier(qualifier: &str) -> Result<(), ApiError> {
+    let constraint = |rule: String| {
+        ApiError::validation(format!(
+            "1 validation error detected: Value '{qualifier}' at 'qualifier' failed to satisfy \
+             constraint: {rule}"
+        ))
+    };
+    if qualifier.len() > QUALIFIER_MAX {
+        return Err(constraint(format!("Member must have length less than or equal to {QUALIFIER_MAX}")));
+    }
+    if !QUALIFIER.is_match(qualifier) {
+        return Err(constraint(format!(
+            "Member must satisfy regular expression pattern: {QUALIFIER_PATTERN}"
+        )));
+    }
+    Ok(())
 }
 
 /// A resolved qualifier: `$LATEST`, a published version number, or an alias name.
@@ -165,11 +221,29 @@ mod tests {
         let err = FunctionRef::parse("invalid:function:name").unwrap_err();
         assert_eq!(err.code, "ValidationException");
         assert!(err.message.contains("'invalid:function:name'"));
+        assert!(err.message.contains(r"[a-zA-Z0-9-_\.]+"), "{}", err.message);
     }
 
     #[test]
-    fn parse_rejects_long_name() {
-        let err = FunctionRef::parse(&"a".repeat(65)).unwrap_err();
+    fn parse_leaves_long_name_to_lookup() {
+        assert_eq!(FunctionRef::parse(&"a".repeat(65)).unwrap().name.len(), 65);
+    }
+
+    #[test]
+    fn parse_new_rejects_dots() {
+        assert_eq!(FunctionRef::parse_new("a.b").unwrap_err().code, "ValidationException");
+    }
+
+    #[test]
+    fn invalid_qualifier_is_rejected() {
+        let err = FunctionRef::parse("f").unwrap().with_qualifier(Some("invalid!")).unwrap_err();
+        assert_eq!(err.code, "ValidationException");
+        assert!(err.message.contains("at 'qualifier'"));
+    }
+
+    #[test]
+    fn parse_new_rejects_long_name() {
+        let err = FunctionRef::parse_new(&"a".repeat(65)).unwrap_err();
         assert_eq!(err.code, "InvalidParameterValueException");
         assert!(err.message.ends_with("less than or equal to 64"));
     }

@@ -15,12 +15,16 @@ pub struct ApiError {
     pub reason: Option<&'static str>,
 }
 
-/// The JSON body of an error response.
+/// The JSON body of an error response. AWS spells the message member `Message` for
+/// ResourceNotFoundException and `message` for the other errors.
 #[derive(Debug, Serialize)]
 pub struct ErrorBody<'a> {
     #[serde(rename = "Type")]
     pub kind: &'static str,
-    pub message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'a str>,
+    #[serde(rename = "Message", skip_serializing_if = "Option::is_none")]
+    pub capitalized_message: Option<&'a str>,
     #[serde(rename = "Reason", skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
 }
@@ -76,6 +80,10 @@ impl ApiError {
         }
     }
 
+    pub fn access_denied(message: impl Into<String>) -> Self {
+        Self::new(403, "AccessDeniedException", message)
+    }
+
     pub fn service(message: impl Into<String>) -> Self {
         Self::new(500, "ServiceException", message)
     }
@@ -90,7 +98,13 @@ impl ApiError {
     }
 
     pub fn body(&self) -> ErrorBody<'_> {
-        ErrorBody { kind: self.kind(), message: &self.message, reason: self.reason }
+        let capitalized = self.code == "ResourceNotFoundException";
+        ErrorBody {
+            kind: self.kind(),
+            message: (!capitalized).then_some(self.message.as_str()),
+            capitalized_message: capitalized.then_some(self.message.as_str()),
+            reason: self.reason,
+        }
     }
 }
 

@@ -47,11 +47,12 @@ impl FunctionConfig {
             last_modified: self.last_modified.clone(),
             code_sha256: self.code_sha256.clone(),
             version: self.version.clone(),
-            environment: EnvironmentResponse { variables: self.environment.clone() },
+            environment: (!self.environment.is_empty())
+                .then(|| EnvironmentResponse { variables: self.environment.clone() }),
             tracing_config: TracingConfig { mode: "PassThrough".into() },
             revision_id: self.revision_id.clone(),
-            state: "Active".into(),
-            last_update_status: "Successful".into(),
+            state: Some("Active".into()),
+            last_update_status: Some("Successful".into()),
             package_type: "Zip".into(),
             architectures: self.architectures.clone(),
             ephemeral_storage: EphemeralStorage { size: self.ephemeral_storage },
@@ -61,6 +62,15 @@ impl FunctionConfig {
                 log_group: format!("/aws/lambda/{}", self.name),
             },
         }
+    }
+}
+
+impl FunctionConfiguration {
+    /// The form of ListFunctions items, which AWS sends without the state members.
+    pub fn without_state(mut self) -> Self {
+        self.state = None;
+        self.last_update_status = None;
+        self
     }
 }
 
@@ -80,11 +90,15 @@ pub struct FunctionConfiguration {
     pub last_modified: String,
     pub code_sha256: String,
     pub version: String,
-    pub environment: EnvironmentResponse,
+    /// Absent when the function has no variables, as AWS sends it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<EnvironmentResponse>,
     pub tracing_config: TracingConfig,
     pub revision_id: String,
-    pub state: String,
-    pub last_update_status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_update_status: Option<String>,
     pub package_type: String,
     pub architectures: Vec<String>,
     pub ephemeral_storage: EphemeralStorage,

@@ -2,9 +2,8 @@
 
 use crate::ApiError;
 
-/// Every identifier in the `Runtime` enum of the Lambda 2015-03-31 API model, in the order
-/// AWS lists them in its validation message.
-const AWS_RUNTIMES: &[&str] = &[
+/// The identifiers AWS accepts for new functions, in the order of its validation message.
+const AWS_CREATABLE: &[&str] = &[
     "nodejs20.x",
     "python3.14",
     "provided.al2023",
@@ -25,31 +24,34 @@ const AWS_RUNTIMES: &[&str] = &[
     "nodejs16.x",
     "dotnet10",
     "dotnet8",
-    "dotnet6",
-    "provided",
-    "provided.al2",
-    "nodejs18.x",
     "java11",
+    "dotnet6",
+    "nodejs18.x",
+    "provided.al2",
     "java8.al2",
-    "java8",
-    "nodejs14.x",
-    "nodejs12.x",
-    "python3.7",
-    "python3.6",
-    "ruby2.7",
-    "go1.x",
-    "dotnetcore3.1",
+];
+
+/// Identifiers of the API model that AWS no longer accepts for new functions.
+const AWS_DEPRECATED: &[&str] = &[
     "nodejs",
     "nodejs4.3",
     "nodejs6.10",
     "nodejs8.10",
     "nodejs10.x",
+    "nodejs12.x",
+    "nodejs14.x",
+    "java8",
     "python2.7",
+    "python3.6",
+    "python3.7",
     "dotnetcore1.0",
     "dotnetcore2.0",
     "dotnetcore2.1",
+    "dotnetcore3.1",
     "nodejs4.3-edge",
+    "go1.x",
     "ruby2.5",
+    "ruby2.7",
     "ruby4.0",
 ];
 
@@ -82,13 +84,23 @@ pub enum Language {
 pub struct RuntimeId(String);
 
 impl RuntimeId {
-    /// Parses a runtime identifier, with AWS's error for identifiers outside the API's enum
+    /// Parses a runtime identifier, with AWS's errors for unknown and deprecated identifiers
     /// and a clear one for AWS runtimes Flicker does not run.
+    ///
+    /// NOTE: AWS no longer accepts `provided` for new functions; Flicker still does, so that
+    /// functions written for it keep deploying.
     pub fn parse(value: &str) -> Result<Self, ApiError> {
         if SUPPORTED.contains(&value) {
             return Ok(Self(value.to_string()));
         }
-        if AWS_RUNTIMES.contains(&value) {
+        if AWS_DEPRECATED.contains(&value) {
+            return Err(ApiError::invalid_parameter(format!(
+                "The runtime parameter of {value} is no longer supported for creating or updating AWS \
+                 Lambda functions. We recommend you use a supported runtime while creating or updating \
+                 functions."
+            )));
+        }
+        if AWS_CREATABLE.contains(&value) {
             return Err(ApiError::invalid_parameter(format!(
                 "The runtime parameter of {value} is not supported by this server. \
                  Supported runtimes: {}.",
@@ -98,7 +110,7 @@ impl RuntimeId {
         Err(ApiError::invalid_parameter(format!(
             "Value {value} at 'runtime' failed to satisfy constraint: Member must satisfy enum \
              value set: [{}] or be a valid ARN",
-            AWS_RUNTIMES.join(", ")
+            AWS_CREATABLE.join(", ")
         )))
     }
 
@@ -156,6 +168,12 @@ mod tests {
         let err = RuntimeId::parse("java21").unwrap_err();
         assert!(err.message.contains("java21"), "{}", err.message);
         assert!(err.message.contains("python3.11"), "{}", err.message);
+    }
+
+    #[test]
+    fn parse_rejects_deprecated_with_aws_message() {
+        let err = RuntimeId::parse("python3.7").unwrap_err();
+        assert!(err.message.starts_with("The runtime parameter of python3.7 is no longer supported"));
     }
 
     #[test]

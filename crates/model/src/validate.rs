@@ -50,16 +50,24 @@ fn constraint(value: impl std::fmt::Display, field: &str, rule: &str) -> String 
 fn check_range(value: i64, field: &str, min: u32, max: u32) -> Result<u32, ApiError> {
     if value < i64::from(min) {
         let rule = format!("Member must have value greater than or equal to {min}");
-        return Err(ApiError::invalid_parameter(constraint(value, field, &rule)));
+        return Err(ApiError::validation(constraint(value, field, &rule)));
     }
     if value > i64::from(max) {
         let rule = format!("Member must have value less than or equal to {max}");
-        return Err(ApiError::invalid_parameter(constraint(value, field, &rule)));
+        return Err(ApiError::validation(constraint(value, field, &rule)));
     }
     Ok(value as u32)
 }
 
+/// Checks `MemorySize`. Above the maximum, AWS words the error without the value.
 pub fn memory_size(value: i64) -> Result<u32, ApiError> {
+    if value > i64::from(limits::MEMORY_MAX_MB) {
+        return Err(ApiError::validation(format!(
+            "'MemorySize' value failed to satisfy constraint: Member must have value less than or \
+             equal to {}",
+            limits::MEMORY_MAX_MB
+        )));
+    }
     check_range(value, "memorySize", limits::MEMORY_MIN_MB, limits::MEMORY_MAX_MB)
 }
 
@@ -158,9 +166,9 @@ mod tests {
         assert_eq!(memory_size(128).unwrap(), 128);
         assert_eq!(memory_size(10240).unwrap(), 10240);
         let low = memory_size(127).unwrap_err();
-        assert_eq!(low.code, "InvalidParameterValueException");
+        assert_eq!(low.code, "ValidationException");
         assert!(low.message.contains("Value '127' at 'memorySize'"));
-        assert!(memory_size(10241).unwrap_err().message.contains("less than or equal to 10240"));
+        assert!(memory_size(10241).unwrap_err().message.starts_with("'MemorySize' value failed"));
     }
 
     #[test]
