@@ -18,6 +18,8 @@ use flicker_model::limits;
 
 /// A log event longer than this is split, as CloudWatch Logs limits events to 256 KiB.
 const MAX_EVENT_BYTES: usize = 256 * 1024;
+/// How long the log writer sleeps after writing a batch.
+const BATCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(5);
 /// Log bytes that may wait for the writer; past this, events are dropped and counted.
 const MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
 
@@ -96,20 +98,27 @@ struct OpenLog {
 }
 
 impl LogWriter {
-    /// Writes events until every `LogStore` is dropped, flushing whenever the queue is empty.
+    /// Writes events until every `LogStore` is dropped. After a batch the thread sleeps for
+    /// `BATCH_INTERVAL` instead of waiting on the channel, so that under load senders find no
+    /// waiting receiver and never pay for waking this thread; an idle writer blocks on the
+    /// channel and wakes for the first event.
     fn run(mut self, receiver: std::sync::mpsc::Receiver<LogEvent>, queued_bytes: Arc<AtomicUsize>) {
         while let Ok(first) = receiver.recv() {
             let mut next = Some(first);
-            while let Some(event) = next {
-                queued_bytes.fetch_sub(event.message.len(), Ordering::Relaxed);
-                if let Err(err) = self.write(&event) {
-                    warn!(function = %event.function, error = %err, "writing a function log failed");
-                    self.files.remove(&event.function);
+            while next.is_some() {
+                while let Some(event) = next {
+                    queued_bytes.fetch_sub(event.message.len(), Ordering::Relaxed);
+                    if let Err(err) = self.write(&event) {
+                        warn!(function = %event.function, error = %err, "writing a function log failed");
+                        self.files.remove(&event.function);
+                    }
+                    next = receiver.try_recv().ok();
                 }
+                for log in self.files.values_mut() {
+                    let _ = log.writer.flush();
+                }
+                std::thread::sleep(BATCH_INTERVAL);
                 next = receiver.try_recv().ok();
-            }
-            for log in self.files.values_mut() {
-                let _ = log.writer.flush();
             }
         }
     }

@@ -75,6 +75,11 @@ impl FunctionRef {
     }
 
     fn parse_with(input: &str, regex: &Regex, pattern: &str) -> Result<Self, ApiError> {
+        // Most requests name a function by its plain name, which needs no regular expression.
+        let plain = input.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if plain && !input.is_empty() && input.len() <= limits::FUNCTION_NAME_MAX {
+            return Ok(Self { name: input.to_string(), qualifier: None, region: None, account: None });
+        }
         if input.len() > limits::FUNCTION_ARN_MAX {
             return Err(ApiError::validation(format!(
                 "1 validation error detected: Value '{input}' at 'functionName' failed to satisfy \
