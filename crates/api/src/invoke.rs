@@ -92,6 +92,9 @@ pub(crate) async fn invoke(
     if let Some(log) = &result.log_result {
         put("x-amz-log-result", log);
     }
+    if let Some(request_id) = &result.request_id {
+        put("x-amzn-requestid", request_id);
+    }
     Ok(response)
 }
 

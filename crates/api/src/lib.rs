@@ -46,12 +46,15 @@ async fn metrics(
     ([("content-type", "text/plain; version=0.0.4")], engine.render_metrics())
 }
 
-/// Gives every response an `x-amzn-RequestId` header, as AWS does.
+/// Gives every response an `x-amzn-RequestId` header, as AWS does, unless the handler set
+/// one (Invoke sends the invocation's request id).
 async fn add_request_id(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
-    let id = uuid::Uuid::new_v4().to_string();
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert("x-amzn-requestid", value);
+    if !response.headers().contains_key("x-amzn-requestid") {
+        let id = uuid::Uuid::new_v4().to_string();
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            response.headers_mut().insert("x-amzn-requestid", value);
+        }
     }
     response
 }

@@ -46,7 +46,13 @@ pub struct InvokeResponse {
     /// Base64 of the last 4 KB of the invocation's log.
     pub log_result: Option<String>,
     pub executed_version: Option<String>,
+    /// The invocation's request id, which AWS also sends as the response's request id.
+    pub request_id: Option<String>,
 }
+
+/// How long an invocation waits for an environment that is finishing its previous invocation
+/// before it starts a new one.
+const FINISHING_PATIENCE: Duration = Duration::from_millis(20);
 
 /// Holds one unit of the account's concurrency until dropped.
 struct ConcurrencyPermit(Arc<crate::Inner>);
@@ -117,14 +123,14 @@ impl Engine {
         let pool = self.lookup(&request.function)?;
         check_payload(&request)?;
         let client_context = decode_client_context(request.client_context.as_deref())?;
-        let version = pool.version.config.version.clone();
         match request.invocation_type {
             InvocationType::DryRun => Ok(InvokeResponse {
                 status: 204,
                 payload: Bytes::new(),
                 function_error: None,
                 log_result: None,
-                executed_version: Some(version),
+                executed_version: None,
+                request_id: None,
             }),
             InvocationType::Event => {
                 self.dispatch_event(pool, request.payload, client_context);
@@ -134,6 +140,7 @@ impl Engine {
                     function_error: None,
                     log_result: None,
                     executed_version: None,
+                    request_id: None,
                 })
             }
             InvocationType::RequestResponse => {
@@ -197,7 +204,7 @@ impl Engine {
                 client_context,
                 cognito_identity: None,
             };
-            let environment = match pool.acquire() {
+            let environment = match pool.acquire(FINISHING_PATIENCE).await {
                 Some(environment) => environment,
                 None => match self.cold_start(&pool).await? {
                     Ok(environment) => environment,
@@ -273,11 +280,13 @@ impl Engine {
         let log_result = finish_log(&environment, completion.error_lines, &request_id, report).await;
         if completion.reusable {
             let deadline = tokio::time::Instant::from_std(started + timeout);
+            let finishing = pool.finishing();
             let pool = pool.clone();
             tokio::spawn(async move {
                 if environment.wait_ready(deadline).await && environment.freeze() {
                     pool.release(environment);
                 }
+                drop(finishing);
             });
         }
         InvokeResponse {
@@ -286,6 +295,7 @@ impl Engine {
             function_error: completion.failed.then_some("Unhandled"),
             log_result,
             executed_version: Some(config.version.clone()),
+            request_id: Some(request_id.to_string()),
         }
     }
 
@@ -443,6 +453,7 @@ impl Engine {
             function_error: Some("Unhandled"),
             log_result,
             executed_version: Some(config.version.clone()),
+            request_id: Some(request_id.to_string()),
         }
     }
 }

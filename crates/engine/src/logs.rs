@@ -139,7 +139,10 @@ impl LogWriter {
                 entry.insert(OpenLog { writer: std::io::BufWriter::new(file), written })
             }
         };
-        let line = format!("{}\t{}\t{}\n", event.timestamp_ms, event.stream, event.message);
+        // One event is one line of the file; a line break inside an event is written as a
+        // carriage return, as Lambda's runtimes do on standard output.
+        let message = event.message.replace('\n', "\r");
+        let line = format!("{}\t{}\t{message}\n", event.timestamp_ms, event.stream);
         log.writer.write_all(line.as_bytes())?;
         log.written += line.len() as u64;
         Ok(())

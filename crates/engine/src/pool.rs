@@ -1,9 +1,11 @@
 //! The idle environments of one function version. An invocation takes the most recently used
 //! one; a retired pool (the function changed or was deleted) keeps none.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
 
 use crate::environment::Environment;
 use crate::FunctionVersion;
@@ -13,19 +15,76 @@ pub(crate) struct Pool {
     /// Idle environments, the most recently used last.
     idle: Mutex<Vec<Environment>>,
     retired: AtomicBool,
+    /// Environments whose runtime has answered but not yet asked for the next event.
+    finishing: AtomicUsize,
+    /// Invocations waiting for one of the finishing environments.
+    waiting: AtomicUsize,
+    released: Notify,
+}
+
+/// Counts an environment as finishing until dropped.
+pub(crate) struct Finishing(Arc<Pool>);
+
+impl Drop for Finishing {
+    fn drop(&mut self) {
+        self.0.finishing.fetch_sub(1, Ordering::AcqRel);
+        self.0.released.notify_one();
+    }
 }
 
 impl Pool {
     pub fn new(version: FunctionVersion) -> Self {
-        Self { version: Arc::new(version), idle: Mutex::new(Vec::new()), retired: AtomicBool::new(false) }
+        Self {
+            version: Arc::new(version),
+            idle: Mutex::new(Vec::new()),
+            retired: AtomicBool::new(false),
+            finishing: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
+            released: Notify::new(),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Environment>> {
         self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Marks an environment as finishing its invocation until the returned guard is dropped,
+    /// which must happen after the environment is released or stopped.
+    pub fn finishing(self: &Arc<Self>) -> Finishing {
+        self.finishing.fetch_add(1, Ordering::AcqRel);
+        Finishing(self.clone())
+    }
+
+    /// Takes an idle environment, or waits up to `patience` for one that is finishing its
+    /// invocation, as long as there are more of those than waiting invocations. A runtime asks
+    /// for its next event within a fraction of a millisecond after answering, so a caller that
+    /// sends its next request at once would otherwise pay for a cold start.
+    pub async fn acquire(&self, patience: Duration) -> Option<Environment> {
+        if let Some(environment) = self.take_idle() {
+            return Some(environment);
+        }
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.finishing.load(Ordering::Acquire) {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        let deadline = tokio::time::Instant::now() + patience;
+        let taken = loop {
+            let released = self.released.notified();
+            if let Some(environment) = self.take_idle() {
+                break Some(environment);
+            }
+            if self.finishing.load(Ordering::Acquire) == 0
+                || tokio::time::timeout_at(deadline, released).await.is_err()
+            {
+                break self.take_idle();
+            }
+        };
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        taken
+    }
+
     /// Takes the most recently used idle environment that is still alive.
-    pub fn acquire(&self) -> Option<Environment> {
+    fn take_idle(&self) -> Option<Environment> {
         let mut idle = self.lock();
         while let Some(environment) = idle.pop() {
             if !environment.has_exited() {
