@@ -1,13 +1,11 @@
 //! The `flicker` command: `flicker serve` runs the single-node server.
 
+mod sandbox;
 mod settings;
-
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use flicker_engine::{Engine, EngineSettings};
-use flicker_sandbox::ProcessSandbox;
 use tracing::info;
 
 /// A self-hosted function platform that speaks the AWS Lambda API.
@@ -19,9 +17,13 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once at start-up")]
 enum Command {
     /// Run the single-node server.
     Serve(settings::ServeArgs),
+    /// Set up one sandboxed environment; the server runs this itself.
+    #[command(hide = true)]
+    SandboxInit,
 }
 
 /// Size at which a function's log file is rotated.
@@ -31,6 +33,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args.resolve()?),
+        Command::SandboxInit => flicker_sandbox::namespace::run_helper(),
     }
 }
 
@@ -53,7 +56,8 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
         init_timeout: settings.init_timeout,
         log_file_bytes: LOG_FILE_BYTES,
     };
-    let engine = Engine::start(engine_settings, Arc::new(ProcessSandbox))
+    let sandbox = sandbox::choose(&settings).await?;
+    let engine = Engine::start(engine_settings, sandbox.clone())
         .await
         .with_context(|| format!("failed to open data directory {}", settings.data_dir.display()))?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -73,6 +77,7 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
         .await
         .context("the server failed")?;
     engine.shutdown();
+    sandbox.shutdown();
     info!("stopped");
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
@@ -56,6 +56,49 @@ pub struct ServeArgs {
     /// Log filter, such as `info` or `flicker_engine=debug` [default: info].
     #[arg(long, env = "FLICKER_LOG_LEVEL", value_name = "FILTER")]
     pub log_level: Option<String>,
+
+    /// Isolation of environments: `namespace` (own namespaces, root file system, cgroup limits
+    /// and seccomp filter) or `process` (plain child processes, no isolation)
+    /// [default: namespace if a test environment starts, otherwise process with a warning].
+    #[arg(long, env = "FLICKER_SANDBOX", value_name = "KIND")]
+    pub sandbox: Option<SandboxKind>,
+
+    /// Networking of namespace environments: `outbound` (a veth pair with NAT to the host's
+    /// network) or `isolated` (loopback only) [default: outbound].
+    #[arg(long, env = "FLICKER_NETWORK", value_name = "MODE")]
+    pub network: Option<NetworkSetting>,
+
+    /// CPU limit of namespace environments, proportional to memory with 1769 MB per vCPU.
+    /// `weight` sets a share, and idle CPU may be used beyond it. `quota` sets a hard cap per
+    /// 100 ms [default: weight].
+    #[arg(long, env = "FLICKER_CPU_LIMIT", value_name = "MODE")]
+    pub cpu_limit: Option<CpuLimitSetting>,
+}
+
+/// The `--sandbox` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxKind {
+    Namespace,
+    Process,
+}
+
+/// The `--network` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkSetting {
+    #[default]
+    Outbound,
+    Isolated,
+}
+
+/// The `--cpu-limit` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CpuLimitSetting {
+    #[default]
+    Weight,
+    Quota,
 }
 
 /// The settings file. Keys match the flags with underscores.
@@ -70,6 +113,9 @@ struct FileSettings {
     idle_keep_alive: Option<u64>,
     init_timeout: Option<u64>,
     log_level: Option<String>,
+    sandbox: Option<SandboxKind>,
+    network: Option<NetworkSetting>,
+    cpu_limit: Option<CpuLimitSetting>,
 }
 
 /// The settings in force.
@@ -83,6 +129,10 @@ pub struct Settings {
     pub idle_keep_alive: Duration,
     pub init_timeout: Duration,
     pub log_level: String,
+    /// `None` chooses `namespace` if it works on this host.
+    pub sandbox: Option<SandboxKind>,
+    pub network: NetworkSetting,
+    pub cpu_limit: CpuLimitSetting,
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
@@ -107,6 +157,9 @@ impl ServeArgs {
             ),
             init_timeout: Duration::from_secs(self.init_timeout.or(file.init_timeout).unwrap_or(DEFAULT_INIT_TIMEOUT_SECONDS)),
             log_level: self.log_level.or(file.log_level).unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_string()),
+            sandbox: self.sandbox.or(file.sandbox),
+            network: self.network.or(file.network).unwrap_or_default(),
+            cpu_limit: self.cpu_limit.or(file.cpu_limit).unwrap_or_default(),
         };
         settings.validate()?;
         Ok(settings)
@@ -144,6 +197,9 @@ mod tests {
             idle_keep_alive: None,
             init_timeout: None,
             log_level: None,
+            sandbox: None,
+            network: None,
+            cpu_limit: None,
         }
     }
 
@@ -178,6 +234,28 @@ mod tests {
         let mut args = empty_args();
         args.config = Some(path);
         assert!(args.resolve().is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn sandbox_settings_default_and_read_file() {
+        let settings = empty_args().resolve().unwrap();
+        assert_eq!(settings.sandbox, None);
+        assert_eq!(settings.network, NetworkSetting::Outbound);
+        assert_eq!(settings.cpu_limit, CpuLimitSetting::Weight);
+
+        let dir = std::env::temp_dir().join(format!("flicker-settings-sandbox-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("flicker.toml");
+        std::fs::write(&path, "sandbox = \"process\"\nnetwork = \"isolated\"\ncpu_limit = \"quota\"\n")
+            .unwrap();
+        let mut args = empty_args();
+        args.config = Some(path);
+        args.sandbox = Some(SandboxKind::Namespace);
+        let settings = args.resolve().unwrap();
+        assert_eq!(settings.sandbox, Some(SandboxKind::Namespace));
+        assert_eq!(settings.network, NetworkSetting::Isolated);
+        assert_eq!(settings.cpu_limit, CpuLimitSetting::Quota);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

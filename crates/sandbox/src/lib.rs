@@ -2,6 +2,7 @@
 //! pipe, provides the listener its Runtime API is served on, and stops it. It knows nothing of
 //! Lambda semantics; the engine decides what to start and when.
 
+pub mod namespace;
 mod process;
 
 use std::collections::BTreeMap;
@@ -9,6 +10,7 @@ use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
+pub use namespace::{NamespaceConfig, NamespaceSandbox};
 pub use process::ProcessSandbox;
 
 /// Why an environment could not be started.
@@ -36,6 +38,25 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// the sandbox (namespaces, cgroup, root file system) could not be set up
+    #[error("failed to set up the sandbox of environment {id}")]
+    Sandbox {
+        id: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Formats an error with its chain of sources, separated by `: `.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Where the directories of a function appear inside its environment.
@@ -157,6 +178,10 @@ pub trait Sandbox: Send + Sync {
 
     /// A short name for logs, such as `process`.
     fn name(&self) -> &'static str;
+
+    /// Releases what the sandbox holds on the host once the server stops, after every
+    /// environment was killed. Sandboxes that hold nothing do nothing.
+    fn shutdown(&self) {}
 }
 
 /// A helper for `Layout`s that leave host paths unchanged.

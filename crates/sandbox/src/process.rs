@@ -95,7 +95,7 @@ fn watch_exit(mut child: tokio::process::Child, id: String) -> watch::Receiver<O
     receiver
 }
 
-fn to_exit_status(status: std::process::ExitStatus) -> ExitStatus {
+pub(crate) fn to_exit_status(status: std::process::ExitStatus) -> ExitStatus {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(code), _) => ExitStatus::Code(code),
