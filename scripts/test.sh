@@ -13,6 +13,7 @@ if [ ! -x .venv/bin/python ] || ! cmp -s tests/requirements.txt .venv/requiremen
 fi
 
 cargo build --release --workspace --bins
+cargo clippy --release --workspace --all-targets -- -D warnings
 cargo test --release --workspace
 # Checks that every benchmark runs; the figures of a quick run are not recorded.
 target/release/flicker-bench --quick --markdown target/bench-quick.md --json target/bench-quick.json
