@@ -12,6 +12,7 @@ if [ ! -x .venv/bin/python ] || ! cmp -s tests/requirements.txt .venv/requiremen
     cp tests/requirements.txt .venv/requirements.txt
 fi
 
+cargo fmt --all -- --check
 cargo build --release --workspace --bins
 cargo clippy --release --workspace --all-targets -- -D warnings
 cargo test --release --workspace

@@ -195,7 +195,15 @@ fn process_start_floor(command: &[String], samples: usize) -> anyhow::Result<Dur
     let mut times = Vec::new();
     for _ in 0..samples.max(3) {
         let started = Instant::now();
-        let status = Command::new(&command[0]).args(&command[1..]).stdout(Stdio::null()).status()?;
+        // The environment is cleared as Flicker clears it for a bootstrap, because host
+        // variables such as NODE_EXTRA_CA_CERTS slow some interpreters down at start.
+        let status = Command::new(&command[0])
+            .args(&command[1..])
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("LANG", "en_US.UTF-8")
+            .stdout(Stdio::null())
+            .status()?;
         times.push(started.elapsed());
         if !status.success() {
             bail!("{} failed", command.join(" "));

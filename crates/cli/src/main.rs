@@ -39,10 +39,15 @@ fn main() -> anyhow::Result<()> {
 
 fn serve(settings: settings::Settings) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&settings.log_level).context("invalid log level")?)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&settings.log_level).context("invalid log level")?,
+        )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("failed to start the Tokio runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the Tokio runtime")?;
     runtime.block_on(run(settings))
 }
 

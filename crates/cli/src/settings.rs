@@ -136,7 +136,8 @@ pub struct Settings {
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("failed to read settings file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read settings file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("invalid settings file {}", path.display()))
 }
 
@@ -147,15 +148,23 @@ impl ServeArgs {
             None => FileSettings::default(),
         };
         let settings = Settings {
-            listen: self.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("default address parses")),
+            listen: self
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("default address parses")),
             data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             region: self.region.or(file.region).unwrap_or_else(|| DEFAULT_REGION.to_string()),
             account_id: self.account_id.or(file.account_id).unwrap_or_else(|| DEFAULT_ACCOUNT_ID.to_string()),
-            concurrency_limit: self.concurrency_limit.or(file.concurrency_limit).unwrap_or(DEFAULT_CONCURRENCY_LIMIT),
+            concurrency_limit: self
+                .concurrency_limit
+                .or(file.concurrency_limit)
+                .unwrap_or(DEFAULT_CONCURRENCY_LIMIT),
             idle_keep_alive: Duration::from_secs(
                 self.idle_keep_alive.or(file.idle_keep_alive).unwrap_or(DEFAULT_IDLE_KEEP_ALIVE_SECONDS),
             ),
-            init_timeout: Duration::from_secs(self.init_timeout.or(file.init_timeout).unwrap_or(DEFAULT_INIT_TIMEOUT_SECONDS)),
+            init_timeout: Duration::from_secs(
+                self.init_timeout.or(file.init_timeout).unwrap_or(DEFAULT_INIT_TIMEOUT_SECONDS),
+            ),
             log_level: self.log_level.or(file.log_level).unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_string()),
             sandbox: self.sandbox.or(file.sandbox),
             network: self.network.or(file.network).unwrap_or_default(),
@@ -171,7 +180,8 @@ impl Settings {
         if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
             anyhow::bail!("invalid account id {:?}: it must be twelve digits", self.account_id);
         }
-        let region_ok = self.region.split('-').count() >= 3 && self.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let region_ok = self.region.split('-').count() >= 3
+            && self.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !region_ok {
             anyhow::bail!("invalid region {:?}: expected a name such as us-east-1", self.region);
         }

@@ -11,8 +11,8 @@ use tokio::sync::watch;
 use tracing::debug;
 
 use crate::{
-    identity_layout, Environment, EnvironmentControl, EnvironmentSpec, ExitStatus, HostDirs,
-    Layout, Sandbox, StartError,
+    identity_layout, Environment, EnvironmentControl, EnvironmentSpec, ExitStatus, HostDirs, Layout, Sandbox,
+    StartError,
 };
 
 /// Starts each environment as a child process of the server.
@@ -27,7 +27,8 @@ impl Sandbox for ProcessSandbox {
     fn start(&self, spec: EnvironmentSpec) -> Result<Environment, StartError> {
         let id = spec.id.clone();
         let listener = bind_runtime_api(&id)?;
-        let runtime_api_addr = listener.local_addr().map_err(|source| StartError::Listener { id: id.clone(), source })?;
+        let runtime_api_addr =
+            listener.local_addr().map_err(|source| StartError::Listener { id: id.clone(), source })?;
         let (output, output_writer) = output_pipe(&id)?;
 
         let mut command = tokio::process::Command::new(&spec.program);
@@ -38,7 +39,9 @@ impl Sandbox for ProcessSandbox {
             .env("AWS_LAMBDA_RUNTIME_API", runtime_api_addr.to_string())
             .current_dir(&spec.working_dir)
             .stdin(Stdio::null())
-            .stdout(Stdio::from(output_writer.try_clone().map_err(|source| StartError::Pipe { id: id.clone(), source })?))
+            .stdout(Stdio::from(
+                output_writer.try_clone().map_err(|source| StartError::Pipe { id: id.clone(), source })?,
+            ))
             .stderr(Stdio::from(output_writer))
             .process_group(0);
         let child = command.spawn().map_err(|source| StartError::Spawn {
@@ -131,11 +134,7 @@ mod tests {
     fn spec(dir: &std::path::Path, script: &str) -> EnvironmentSpec {
         EnvironmentSpec {
             id: "test".into(),
-            host: HostDirs {
-                task_root: dir.into(),
-                runtime_dir: dir.into(),
-                opt_dir: dir.into(),
-            },
+            host: HostDirs { task_root: dir.into(), runtime_dir: dir.into(), opt_dir: dir.into() },
             program: "/bin/sh".into(),
             args: vec!["-c".into(), script.into()],
             working_dir: dir.into(),

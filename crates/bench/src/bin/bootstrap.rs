@@ -54,20 +54,22 @@ fn main() -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
+    // Each request is formatted first and sent with one write, so that it leaves in one segment.
+    let next_request = format!("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {address}\r\n\r\n");
     loop {
-        write!(writer, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {address}\r\n\r\n")?;
+        writer.write_all(next_request.as_bytes())?;
         let event = read_response(&mut reader)?;
         let received = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
         if let Some(milliseconds) = sleep_requested(&event.body) {
             std::thread::sleep(Duration::from_millis(milliseconds));
         }
         let body = format!("{{\"received_ms\":{received}}}");
-        write!(
-            writer,
+        let response = format!(
             "POST /2018-06-01/runtime/invocation/{}/response HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\n\r\n{body}",
             event.request_id,
             body.len()
-        )?;
+        );
+        writer.write_all(response.as_bytes())?;
         read_response(&mut reader)?;
     }
 }

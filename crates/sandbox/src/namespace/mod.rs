@@ -26,9 +26,9 @@ mod seccomp;
 mod spec;
 mod start;
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub use cgroup::CpuLimit;
@@ -171,18 +171,44 @@ fn detect_cgroups() -> Option<Arc<dyn CgroupHierarchy>> {
     }
 }
 
-/// The slots of the per-environment uids in use.
+/// The slots of the per-environment uids in use. Limits such as RLIMIT_NPROC count per uid,
+/// so a slot is also locked host-wide (a `flock` on `/run/flicker/uid-SLOT.lock`), which keeps
+/// two servers on one host from giving environments the same uid.
 #[derive(Debug, Default)]
 struct UidPool {
-    used: Mutex<BTreeSet<u32>>,
+    used: Mutex<BTreeMap<u32, Option<std::fs::File>>>,
+}
+
+const UID_LOCK_DIR: &str = "/run/flicker";
+
+/// Locks `slot` host-wide; `None` if another process holds it. Without a writable lock
+/// directory (a server without root) the slot is only reserved within this process.
+fn lock_uid_slot(slot: u32) -> Option<Option<std::fs::File>> {
+    use std::os::fd::AsRawFd;
+    if std::fs::create_dir_all(UID_LOCK_DIR).is_err() {
+        return Some(None);
+    }
+    let Ok(file) = std::fs::File::create(Path::new(UID_LOCK_DIR).join(format!("uid-{slot}.lock"))) else {
+        return Some(None);
+    };
+    // SAFETY: flock takes a descriptor that `file` owns for the duration of the call.
+    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+    locked.then_some(Some(file))
 }
 
 impl UidPool {
     fn acquire(&self) -> u32 {
         let mut used = self.used.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let slot = (0..).find(|slot| !used.contains(slot)).expect("fewer than 2^32 environments");
-        used.insert(slot);
-        slot
+        for slot in 0.. {
+            if used.contains_key(&slot) {
+                continue;
+            }
+            if let Some(lock) = lock_uid_slot(slot) {
+                used.insert(slot, lock);
+                return slot;
+            }
+        }
+        unreachable!("fewer than 2^32 environments")
     }
 
     fn release(&self, slot: u32) {
@@ -196,11 +222,13 @@ mod tests {
 
     #[test]
     fn uid_pool_reuses_released_slots() {
+        // Slots locked by other processes on this host are skipped, so only the order is fixed.
         let pool = UidPool::default();
-        assert_eq!(pool.acquire(), 0);
-        assert_eq!(pool.acquire(), 1);
-        pool.release(0);
-        assert_eq!(pool.acquire(), 0);
-        assert_eq!(pool.acquire(), 2);
+        let first = pool.acquire();
+        let second = pool.acquire();
+        assert!(second > first);
+        pool.release(first);
+        assert_eq!(pool.acquire(), first);
+        assert!(pool.acquire() > second);
     }
 }

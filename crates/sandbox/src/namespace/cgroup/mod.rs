@@ -21,9 +21,6 @@ pub const MEMORY_MB_PER_VCPU: u64 = 1769;
 /// The scheduler period used for CPU quotas, in microseconds.
 pub const CPU_PERIOD_MICROS: u64 = 100_000;
 
-/// The maximum wait for a freeze to take effect.
-const FREEZE_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// The way CPU time is divided between environments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CpuLimit {
@@ -91,8 +88,6 @@ pub enum CgroupError {
         #[source]
         source: io::Error,
     },
-    #[error("cgroup {path} did not freeze within {timeout:?}")]
-    FreezeTimeout { path: PathBuf, timeout: Duration },
     #[error("cgroup {path} lacks the {controller} controller, and enabling it failed")]
     Controller {
         path: PathBuf,
@@ -119,7 +114,9 @@ pub trait Cgroup: Send + Sync + std::fmt::Debug {
     /// The files that a process writes `0` to in order to join this cgroup.
     fn procs_files(&self) -> Vec<PathBuf>;
 
-    /// Stops every task and waits until the kernel reports the group frozen.
+    /// Asks the kernel to stop every task of the group. It returns without waiting for the
+    /// group to be frozen, because the caller runs on an async worker thread and freezing an
+    /// idle environment completes within microseconds.
     fn freeze(&self) -> Result<(), CgroupError>;
 
     fn thaw(&self) -> Result<(), CgroupError>;
@@ -180,23 +177,6 @@ pub(crate) fn remove_dir(path: &Path) -> Result<(), CgroupError> {
             Err(source) => return Err(CgroupError::Remove { path: path.to_path_buf(), source }),
         }
     }
-}
-
-/// Polls `done` until it holds or `FREEZE_TIMEOUT` passes.
-pub(crate) fn wait_frozen(
-    path: &Path,
-    mut done: impl FnMut() -> Result<bool, CgroupError>,
-) -> Result<(), CgroupError> {
-    let started = Instant::now();
-    let mut pause = Duration::from_micros(20);
-    while !done()? {
-        if started.elapsed() > FREEZE_TIMEOUT {
-            return Err(CgroupError::FreezeTimeout { path: path.to_path_buf(), timeout: FREEZE_TIMEOUT });
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(5));
-    }
-    Ok(())
 }
 
 /// Removes the `flicker-PID` groups in `base` whose server process no longer exists, such as

@@ -4,9 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use super::{
-    create_dir, keyed_value, kill_listed, read, remove_dir, remove_stale_parents, wait_frozen, write, Cgroup,
-    CgroupError, CgroupHierarchy, CpuLimit, Limits, CPU_PERIOD_MICROS,
+    create_dir, keyed_value, kill_listed, read, remove_dir, remove_stale_parents, write, Cgroup, CgroupError,
+    CgroupHierarchy, CpuLimit, Limits, CPU_PERIOD_MICROS,
 };
+
+/// The name of the empty, always frozen group in the freezer parent.
+const FREEZER_ANCHOR: &str = "anchor";
 
 /// The parent directories of this server's environments, one per controller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +21,8 @@ pub struct V1Hierarchy {
 }
 
 impl V1Hierarchy {
-    /// Creates the parent directories, after removing those of stopped servers.
+    /// Creates the parent directories, after removing those of stopped servers, and the
+    /// frozen anchor group.
     pub fn new(parents: V1Hierarchy) -> Result<Self, CgroupError> {
         for dir in parents.dirs() {
             if let Some(base) = dir.parent() {
@@ -26,7 +30,18 @@ impl V1Hierarchy {
             }
             create_dir(dir)?;
         }
+        parents.freeze_anchor()?;
         Ok(parents)
+    }
+
+    /// Keeps an empty group frozen for the server's lifetime. The kernel switches the freezer
+    /// on and off by patching its own code on every CPU (a static key) whenever the number of
+    /// freezing groups moves between zero and one; measured with `perf`, that patching was 39%
+    /// of the server's CPU time when a single environment was frozen and thawed per invocation.
+    fn freeze_anchor(&self) -> Result<(), CgroupError> {
+        let anchor = self.freezer.join(FREEZER_ANCHOR);
+        create_dir(&anchor)?;
+        write(&anchor.join("freezer.state"), "FROZEN")
     }
 
     fn dirs(&self) -> [&PathBuf; 4] {
@@ -54,6 +69,7 @@ impl CgroupHierarchy for V1Hierarchy {
     }
 
     fn remove_parent(&self) {
+        let _ = std::fs::remove_dir(self.freezer.join(FREEZER_ANCHOR));
         for dir in self.dirs() {
             let _ = std::fs::remove_dir(dir);
         }
@@ -108,10 +124,6 @@ impl V1Cgroup {
             }
         }
     }
-
-    fn freezer_state(&self) -> Result<String, CgroupError> {
-        Ok(read(&self.freezer.join("freezer.state"))?.trim().to_string())
-    }
 }
 
 impl Cgroup for V1Cgroup {
@@ -120,8 +132,7 @@ impl Cgroup for V1Cgroup {
     }
 
     fn freeze(&self) -> Result<(), CgroupError> {
-        write(&self.freezer.join("freezer.state"), "FROZEN")?;
-        wait_frozen(&self.freezer, || Ok(self.freezer_state()? == "FROZEN"))
+        write(&self.freezer.join("freezer.state"), "FROZEN")
     }
 
     fn thaw(&self) -> Result<(), CgroupError> {

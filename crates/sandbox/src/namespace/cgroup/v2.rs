@@ -5,8 +5,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::{
-    create_dir, keyed_value, kill_listed, read, remove_dir, remove_stale_parents, wait_frozen, write, Cgroup,
-    CgroupError, CgroupHierarchy, CpuLimit, Limits, CPU_PERIOD_MICROS,
+    create_dir, keyed_value, kill_listed, read, remove_dir, remove_stale_parents, write, Cgroup, CgroupError,
+    CgroupHierarchy, CpuLimit, Limits, CPU_PERIOD_MICROS,
 };
 
 /// The controllers that environments need.
@@ -117,10 +117,6 @@ impl V2Cgroup {
         }
         write(&self.dir.join("pids.max"), limits.max_processes)
     }
-
-    fn frozen(&self) -> Result<bool, CgroupError> {
-        Ok(keyed_value(&read(&self.dir.join("cgroup.events"))?, "frozen") == Some(1))
-    }
 }
 
 impl Cgroup for V2Cgroup {
@@ -129,8 +125,7 @@ impl Cgroup for V2Cgroup {
     }
 
     fn freeze(&self) -> Result<(), CgroupError> {
-        write(&self.dir.join("cgroup.freeze"), 1)?;
-        wait_frozen(&self.dir, || self.frozen())
+        write(&self.dir.join("cgroup.freeze"), 1)
     }
 
     fn thaw(&self) -> Result<(), CgroupError> {
@@ -243,28 +238,16 @@ mod tests {
     }
 
     #[test]
-    fn freeze_waits_for_frozen_event() {
+    fn freeze_and_thaw_write_cgroup_freeze() {
         let root = tempfile::tempdir().unwrap();
         let hierarchy = fake_hierarchy(root.path());
         let limits = Limits { memory_mb: 128, max_processes: 1024, cpu: CpuLimit::Weight };
         let cgroup = hierarchy.create("env1", &limits).unwrap();
         let dir = hierarchy.parent.join("env1");
-        std::fs::write(dir.join("cgroup.events"), "populated 1\nfrozen 1\n").unwrap();
         cgroup.freeze().unwrap();
         assert_eq!(text(dir.join("cgroup.freeze")), "1");
         cgroup.thaw().unwrap();
         assert_eq!(text(dir.join("cgroup.freeze")), "0");
-    }
-
-    #[test]
-    fn freeze_times_out_when_never_frozen() {
-        let root = tempfile::tempdir().unwrap();
-        let hierarchy = fake_hierarchy(root.path());
-        let limits = Limits { memory_mb: 128, max_processes: 1024, cpu: CpuLimit::Weight };
-        let cgroup = hierarchy.create("env1", &limits).unwrap();
-        std::fs::write(hierarchy.parent.join("env1/cgroup.events"), "populated 1\nfrozen 0\n").unwrap();
-        let err = cgroup.freeze().unwrap_err();
-        assert!(matches!(err, CgroupError::FreezeTimeout { .. }), "{err}");
     }
 
     #[test]
