@@ -1032,16 +1032,6 @@ def test_update_configuration_rejected_keeps_function(lambda_client, function_na
     assert configuration["RevisionId"] == created["RevisionId"]
 
 
-def test_update_configuration_handler_file_missing(lambda_client, function_name):
-    create_function(lambda_client, function_name, ECHO_CODE)
-
-    failure = call_failure(lambda_client.update_function_configuration, FunctionName=function_name, Handler="gone.handler")
-
-    assert failure.code == "InvalidParameterValueException"
-    assert failure.status == 400
-    assert "gone.handler" in failure.message
-
-
 def test_update_configuration_qualified_name(lambda_client, echo_function):
     failure = call_failure(
         lambda_client.update_function_configuration, FunctionName=f"{echo_function}:$LATEST", Description="x"
@@ -1134,16 +1124,17 @@ def test_update_code_not_a_zip(lambda_client, echo_function):
     assert failure.message == UNZIP_FAILED
 
 
-def test_update_code_handler_file_missing(lambda_client, function_name):
+def test_update_code_then_handler_renames_module(lambda_client, function_name):
+    # Updates do not check the handler against the code, so a module can be renamed in two steps.
     create_function(lambda_client, function_name, ECHO_CODE)
+    renamed = {"main.py": "def handler(event, context):\n    return 'renamed'\n"}
 
-    failure = call_failure(
-        lambda_client.update_function_code, FunctionName=function_name, ZipFile=make_zip({"other.py": "x = 1\n"})
-    )
+    lambda_client.update_function_code(FunctionName=function_name, ZipFile=make_zip(renamed))
+    lambda_client.update_function_configuration(FunctionName=function_name, Handler="main.handler")
+    response, payload = invoke_json(lambda_client, function_name, {})
 
-    assert failure.code == "InvalidParameterValueException"
-    assert failure.status == 400
-    assert "app.handler" in failure.message
+    assert "FunctionError" not in response
+    assert payload == "renamed"
 
 
 def test_revision_changes_on_every_update(lambda_client, function_name):

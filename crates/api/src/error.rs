@@ -61,6 +61,6 @@ pub(crate) async fn unknown_operation(method: Method, uri: Uri) -> WireError {
     WireError(ApiError::new(
         404,
         "UnknownOperationException",
-        format!("No operation matches {method} {}", uri.path()),
+        format!("This server does not implement an operation at {method} {}", uri.path()),
     ))
 }

@@ -38,10 +38,10 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn serve(settings: settings::Settings) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&settings.log_level).context("invalid log level")?,
-        )
+        .with_env_filter(log_filter(&settings.log_level)?)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -49,6 +49,21 @@ fn serve(settings: settings::Settings) -> anyhow::Result<()> {
         .build()
         .context("failed to start the Tokio runtime")?;
     runtime.block_on(run(settings))
+}
+
+/// Parses the log filter. A bare word must be a level: `EnvFilter` would read any other word
+/// as a module name and silence every log line.
+fn log_filter(text: &str) -> anyhow::Result<tracing_subscriber::EnvFilter> {
+    const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+    let bare_words = text.split(',').filter(|directive| !directive.contains('='));
+    if let Some(word) =
+        bare_words.into_iter().find(|word| !LEVELS.contains(&word.trim().to_lowercase().as_str()))
+    {
+        anyhow::bail!(
+            "invalid log level {word:?}: use one of off, error, warn, info, debug, trace, or directives such as flicker_engine=debug"
+        );
+    }
+    tracing_subscriber::EnvFilter::try_new(text).with_context(|| format!("invalid log level {text:?}"))
 }
 
 async fn run(settings: settings::Settings) -> anyhow::Result<()> {
@@ -61,13 +76,20 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
         init_timeout: settings.init_timeout,
         log_file_bytes: LOG_FILE_BYTES,
     };
-    let sandbox = sandbox::choose(&settings).await?;
-    let engine = Engine::start(engine_settings, sandbox.clone())
-        .await
-        .with_context(|| format!("failed to open data directory {}", settings.data_dir.display()))?;
+    // The address is bound first, so that a taken port stops the server before the sandbox
+    // changes anything on the host.
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("failed to listen on {}", settings.listen))?;
+    let sandbox = sandbox::choose(&settings).await?;
+    let engine = match Engine::start(engine_settings, sandbox.clone()).await {
+        Ok(engine) => engine,
+        Err(err) => {
+            sandbox.shutdown();
+            return Err(err)
+                .with_context(|| format!("failed to open data directory {}", settings.data_dir.display()));
+        }
+    };
     let address = listener.local_addr()?;
     info!(%address, data_dir = %settings.data_dir.display(), region = %settings.region, "Flicker listening on http://{address}");
 

@@ -313,8 +313,9 @@ impl Engine {
         let _control = self.inner.control.lock().await;
         let mut config = self.lookup(reference)?.version.config.clone();
         check_revision(&config, request.revision_id.as_deref())?;
+        // Unlike CreateFunction, the update does not check the handler against the new code,
+        // so that a module can be renamed by updating the code and then the handler.
         let package = self.store_package(zip).await?;
-        package.check_handler(&RuntimeId::parse(&config.runtime)?, &config.handler)?;
 
         config.code_sha256 = package.sha256_base64.clone();
         config.code_size = package.size;
@@ -370,8 +371,6 @@ impl Engine {
         }
         let runtime = RuntimeId::parse(&config.runtime)?;
         self.inner.catalog.resolve(&runtime)?;
-        let task_root = &pool.version.task_root;
-        package::check_handler_with(&runtime, &config.handler, |file| task_root.join(file).is_file())?;
         new_revision(&mut config);
         self.save(config).await
     }
