@@ -66,7 +66,25 @@ fn log_filter(text: &str) -> anyhow::Result<tracing_subscriber::EnvFilter> {
     tracing_subscriber::EnvFilter::try_new(text).with_context(|| format!("invalid log level {text:?}"))
 }
 
+/// Raises the open-file limit to its hard maximum: each environment costs the server a few
+/// descriptors (its Runtime API listener and connections, its output pipe), and the soft
+/// limit of a shell (often 1024) would cap the number of environments well below the
+/// account concurrency limit.
+fn raise_open_file_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => {
+            if let Err(err) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::warn!(error = %err, soft, hard, "raising the open-file limit failed");
+            }
+        }
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = %err, "reading the open-file limit failed"),
+    }
+}
+
 async fn run(settings: settings::Settings) -> anyhow::Result<()> {
+    raise_open_file_limit();
     let engine_settings = EngineSettings {
         data_dir: settings.data_dir.clone(),
         region: settings.region.clone(),

@@ -181,13 +181,18 @@ impl Launcher {
         set("LAMBDA_RUNTIME_DIR", runtime_dir.clone());
         set("TZ", ":UTC".to_string());
         set("LANG", "en_US.UTF-8".to_string());
-        set("PATH", format!("/usr/local/bin:/usr/bin:/bin:{opt}/bin"));
-        set(
-            "LD_LIBRARY_PATH",
-            format!(
-                "/lib64:/usr/lib64:{runtime_dir}:{runtime_dir}/lib:{task_root}:{task_root}/lib:{opt}/lib"
-            ),
-        );
+        // A function may set its own PATH and LD_LIBRARY_PATH, as in Lambda.
+        if !config.environment.contains_key("PATH") {
+            set("PATH", format!("/usr/local/bin:/usr/bin:/bin:{opt}/bin"));
+        }
+        if !config.environment.contains_key("LD_LIBRARY_PATH") {
+            set(
+                "LD_LIBRARY_PATH",
+                format!(
+                    "/lib64:/usr/lib64:{runtime_dir}:{runtime_dir}/lib:{task_root}:{task_root}/lib:{opt}/lib"
+                ),
+            );
+        }
         if version.runtime.language() == Language::Node {
             set(
                 "NODE_PATH",

@@ -146,7 +146,7 @@ impl Engine {
         let root = self.inner.settings.data_dir.join("tasks");
         let task_root = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
             let zip = blobs.get(&sha_hex).map_err(|e| internal("reading the code blob", e))?;
-            package::unpack(&zip, &root, &sha_hex).map_err(|e| internal("unpacking the code", e))
+            package::unpack(&zip, &root, &sha_hex).map_err(|e| e.to_api_error())
         })
         .await
         .map_err(|e| internal("unpacking the code", e))??;
@@ -155,10 +155,14 @@ impl Engine {
     }
 
     /// Stores a new code blob and returns what it contains.
+    /// Checks a new package by unpacking it, and only then stores its blob, so that a package
+    /// that cannot be unpacked leaves nothing behind.
     async fn store_package(&self, zip: Vec<u8>) -> Result<PackageInfo, ApiError> {
         let blobs = self.inner.blobs.clone();
+        let root = self.inner.settings.data_dir.join("tasks");
         tokio::task::spawn_blocking(move || {
             let info = package::inspect(&zip)?;
+            package::unpack(&zip, &root, &info.sha256_hex).map_err(|e| e.to_api_error())?;
             blobs.put(&info.sha256_hex, &zip).map_err(|e| internal("storing the code blob", e))?;
             Ok(info)
         })

@@ -54,6 +54,21 @@ pub struct InvokeResponse {
 /// before it starts a new one.
 const FINISHING_PATIENCE: Duration = Duration::from_millis(20);
 
+/// Bytes of `Event` payloads that may wait in memory; past this, Invoke answers 429.
+const MAX_WAITING_EVENT_BYTES: usize = 256 * 1024 * 1024;
+
+/// Counts an event's payload as waiting until dropped.
+struct WaitingEvent {
+    engine: Engine,
+    size: usize,
+}
+
+impl Drop for WaitingEvent {
+    fn drop(&mut self) {
+        self.engine.inner.event_bytes.fetch_sub(self.size, Ordering::AcqRel);
+    }
+}
+
 /// Holds one unit of the account's concurrency until dropped.
 struct ConcurrencyPermit(Arc<crate::Inner>);
 
@@ -133,7 +148,7 @@ impl Engine {
                 request_id: None,
             }),
             InvocationType::Event => {
-                self.dispatch_event(pool, request.payload, client_context);
+                self.dispatch_event(pool, request.payload, client_context)?;
                 Ok(InvokeResponse {
                     status: 202,
                     payload: Bytes::new(),
@@ -144,16 +159,35 @@ impl Engine {
                 })
             }
             InvocationType::RequestResponse => {
-                self.invoke_sync(pool, request.payload, request.tail_log, client_context).await
+                // The invocation runs in its own task, so that it completes, as in Lambda, even
+                // when the caller disconnects and its request is dropped.
+                let engine = self.clone();
+                let (payload, tail_log) = (request.payload, request.tail_log);
+                tokio::spawn(async move { engine.invoke_sync(pool, payload, tail_log, client_context).await })
+                    .await
+                    .map_err(|err| ApiError::service(format!("The invocation failed: {err}")))?
             }
         }
     }
 
     /// Runs an `Event` invocation in the background, waiting while the account is throttled.
     /// NOTE: the event lives only in memory; a server stop loses events not yet delivered.
-    fn dispatch_event(&self, pool: Arc<Pool>, payload: Bytes, client_context: Option<String>) {
+    fn dispatch_event(
+        &self,
+        pool: Arc<Pool>,
+        payload: Bytes,
+        client_context: Option<String>,
+    ) -> Result<(), ApiError> {
+        let size = payload.len().max(1);
+        let waiting = self.inner.event_bytes.fetch_add(size, Ordering::AcqRel);
+        if waiting + size > MAX_WAITING_EVENT_BYTES {
+            self.inner.event_bytes.fetch_sub(size, Ordering::AcqRel);
+            increment(&self.inner.metrics.throttles);
+            return Err(ApiError::too_many_requests("FunctionInvocationRateLimitExceeded", "Rate Exceeded."));
+        }
         let engine = self.clone();
         tokio::spawn(async move {
+            let _waiting = WaitingEvent { engine: engine.clone(), size };
             let mut delay = Duration::from_millis(50);
             loop {
                 match engine.invoke_sync(pool.clone(), payload.clone(), false, client_context.clone()).await {
@@ -169,6 +203,7 @@ impl Engine {
                 }
             }
         });
+        Ok(())
     }
 
     fn admit(&self) -> Result<ConcurrencyPermit, ApiError> {

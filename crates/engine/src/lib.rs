@@ -68,6 +68,9 @@ pub enum StartEngineError {
     /// the store could not be opened or read
     #[error("failed to load stored functions")]
     Store(#[from] StoreError),
+    /// another server uses the data directory
+    #[error("data directory {0} is in use by another Flicker server")]
+    InUse(PathBuf),
 }
 
 /// A function version ready to run: its configuration and where its code and interpreter are.
@@ -100,7 +103,19 @@ struct Inner {
     launcher: Launcher,
     registry: Arc<Registry>,
     running: AtomicUsize,
+    /// Bytes of `Event` payloads accepted and not yet delivered.
+    event_bytes: AtomicUsize,
     metrics: Metrics,
+    /// An exclusive lock on the data directory, held while the engine runs.
+    _data_dir_lock: nix::fcntl::Flock<std::fs::File>,
+}
+
+/// Locks the data directory, so that two servers never share one store.
+fn lock_data_dir(data_dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, StartEngineError> {
+    let path = data_dir.join("flicker.lock");
+    let file = std::fs::File::create(&path).map_err(|source| StartEngineError::DataDir { path, source })?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|_| StartEngineError::InUse(data_dir.to_path_buf()))
 }
 
 fn prepare_dir(path: &Path) -> Result<(), StartEngineError> {
@@ -142,6 +157,7 @@ impl Engine {
     ) -> Result<Self, StartEngineError> {
         let data_dir = settings.data_dir.clone();
         prepare_dir(&data_dir)?;
+        let data_dir_lock = lock_data_dir(&data_dir)?;
         let runtime_root = data_dir.join("runtimes");
         write_runtime_clients(&runtime_root)?;
         let empty_opt = data_dir.join("layers").join("empty");
@@ -175,7 +191,9 @@ impl Engine {
                 launcher,
                 registry,
                 running: AtomicUsize::new(0),
+                event_bytes: AtomicUsize::new(0),
                 metrics: Metrics::default(),
+                _data_dir_lock: data_dir_lock,
             }),
         };
         engine.load_functions().await?;
@@ -186,15 +204,33 @@ impl Engine {
     async fn load_functions(&self) -> Result<(), StartEngineError> {
         for config in self.inner.store.load_functions()? {
             let name = config.name.clone();
-            match self.prepare_version(config).await {
-                Ok(version) => {
-                    self.write_functions().insert(name, Arc::new(Pool::new(version)));
+            let version = match self.prepare_version(config.clone()).await {
+                Ok(version) => version,
+                Err(err) => {
+                    // Kept so that the function can still be read, updated and deleted; its
+                    // invocations fail until its code or configuration is replaced.
+                    warn!(function = %name, error = %err, "stored function cannot run");
+                    self.unrunnable_version(config)
                 }
-                Err(err) => warn!(function = %name, error = %err, "stored function cannot run"),
-            }
+            };
+            self.write_functions().insert(name, Arc::new(Pool::new(version)));
         }
         info!(functions = self.read_functions().len(), "functions loaded");
         Ok(())
+    }
+
+    /// A version whose code or interpreter is missing: starting it fails.
+    fn unrunnable_version(&self, config: FunctionConfig) -> FunctionVersion {
+        let runtime = RuntimeId::parse(&config.runtime).unwrap_or_else(|_| {
+            RuntimeId::parse("provided.al2023").expect("provided.al2023 is a supported runtime")
+        });
+        let task_root = self.inner.settings.data_dir.join("tasks").join("missing");
+        let function_arn = flicker_model::arn::function_arn(
+            &self.inner.settings.region,
+            &self.inner.settings.account_id,
+            &config.name,
+        );
+        FunctionVersion { config, runtime, interpreter: None, task_root, function_arn }
     }
 
     fn spawn_reaper(&self) {

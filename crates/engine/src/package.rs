@@ -2,7 +2,7 @@
 //! unpacking it once per digest.
 
 use std::collections::HashSet;
-use std::io::Cursor;
+use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -112,42 +112,153 @@ pub fn check_handler_with(
     )))
 }
 
+/// Why a package could not be unpacked.
+#[derive(Debug, thiserror::Error)]
+pub enum UnpackError {
+    /// the archive is damaged or has an entry outside the package
+    #[error("the archive cannot be unpacked: {0}")]
+    Invalid(String),
+    /// the unpacked files exceed the size limit
+    #[error("the unpacked files exceed {} bytes", limits::CODE_UNZIPPED)]
+    TooLarge,
+    /// a file or directory could not be written
+    #[error("failed to write {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl UnpackError {
+    /// The error a client sees for a package that cannot be unpacked.
+    pub fn to_api_error(&self) -> ApiError {
+        match self {
+            Self::Invalid(_) => unzip_error(),
+            Self::TooLarge => ApiError::invalid_parameter(format!(
+                "Unzipped size must be smaller than {} bytes",
+                limits::CODE_UNZIPPED
+            )),
+            Self::Io { .. } => ApiError::service(format!("Failed to unpack the code: {self}")),
+        }
+    }
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> UnpackError + '_ {
+    move |source| UnpackError::Io { path: path.to_path_buf(), source }
+}
+
 /// Unpacks `zip` into `root/<sha256_hex>` unless that directory exists, and returns it.
 /// The archive is unpacked next to its final place and renamed, so a crash never leaves a
-/// half-unpacked directory under the final name.
-pub fn unpack(zip: &[u8], root: &Path, sha256_hex: &str) -> std::io::Result<PathBuf> {
+/// half-unpacked directory under the final name; a failed unpack leaves nothing behind.
+pub fn unpack(zip: &[u8], root: &Path, sha256_hex: &str) -> Result<PathBuf, UnpackError> {
     let target = root.join(sha256_hex);
     if target.is_dir() {
         return Ok(target);
     }
-    std::fs::create_dir_all(root)?;
-    let staging = tempfile_dir(root, sha256_hex)?;
-    let mut archive = zip::ZipArchive::new(Cursor::new(zip)).map_err(std::io::Error::other)?;
-    archive.extract(&staging).map_err(std::io::Error::other)?;
-    make_bootstrap_executable(&staging)?;
+    std::fs::create_dir_all(root).map_err(io_error(root))?;
+    let staging = root.join(format!(".{sha256_hex}.{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir(&staging).map_err(io_error(&staging))?;
+    let extracted = extract(zip, &staging).and_then(|()| make_bootstrap_executable(&staging));
+    if let Err(err) = extracted {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(err);
+    }
     match std::fs::rename(&staging, &target) {
         Ok(()) => Ok(target),
         Err(_) if target.is_dir() => {
-            std::fs::remove_dir_all(&staging)?;
+            let _ = std::fs::remove_dir_all(&staging);
             Ok(target)
         }
-        Err(err) => Err(err),
+        Err(source) => Err(UnpackError::Io { path: target, source }),
     }
 }
 
-fn tempfile_dir(root: &Path, sha256_hex: &str) -> std::io::Result<PathBuf> {
-    let staging = root.join(format!(".{sha256_hex}.{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir(&staging)?;
-    Ok(staging)
+/// The file type bits of a Unix mode, and the value that marks a symbolic link.
+const FILE_TYPE_MASK: u32 = 0o170_000;
+const SYMLINK_TYPE: u32 = 0o120_000;
+/// Permission bits kept from the zip: no setuid, setgid or sticky bit and no write access
+/// for group or others, because the files live on the host and are owned by the server's user.
+const KEPT_PERMISSIONS: u32 = 0o755;
+
+/// Writes every entry of `zip` under `dir`. The zip crate's own `extract` is not used because
+/// it trusts the sizes the archive declares, applies setuid bits from the archive on the host,
+/// and follows symbolic links that earlier entries created.
+fn extract(zip: &[u8], dir: &Path) -> Result<(), UnpackError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+
+    let invalid = |err: zip::result::ZipError| UnpackError::Invalid(err.to_string());
+    let mut archive = zip::ZipArchive::new(Cursor::new(zip)).map_err(invalid)?;
+    let mut written = 0u64;
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index).map_err(invalid)?;
+        let Some(relative) = entry.enclosed_name() else {
+            return Err(UnpackError::Invalid(format!("entry {:?} points outside the package", entry.name())));
+        };
+        let path = dir.join(&relative);
+        reject_symlinked_parents(dir, &relative)?;
+        if entry.is_dir() {
+            std::fs::create_dir_all(&path).map_err(io_error(&path))?;
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io_error(parent))?;
+        }
+        let mode = entry.unix_mode();
+        if mode.is_some_and(|m| m & FILE_TYPE_MASK == SYMLINK_TYPE) {
+            let mut target = String::new();
+            std::io::Read::read_to_string(&mut (&mut entry).take(4096), &mut target)
+                .map_err(|err| UnpackError::Invalid(err.to_string()))?;
+            let _ = std::fs::remove_file(&path);
+            std::os::unix::fs::symlink(&target, &path).map_err(io_error(&path))?;
+            continue;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(io_error(&path))?;
+        let remaining = limits::CODE_UNZIPPED - written;
+        let copied = std::io::copy(&mut (&mut entry).take(remaining + 1), &mut file)
+            .map_err(|err| UnpackError::Invalid(format!("entry {:?}: {err}", entry.name())))?;
+        written += copied;
+        if written > limits::CODE_UNZIPPED {
+            return Err(UnpackError::TooLarge);
+        }
+        let permissions = mode.map_or(0o644, |m| m & KEPT_PERMISSIONS);
+        file.set_permissions(std::fs::Permissions::from_mode(permissions)).map_err(io_error(&path))?;
+    }
+    Ok(())
+}
+
+/// Rejects an entry whose parent directories include a symbolic link from an earlier entry,
+/// which would make the entry land outside the package.
+fn reject_symlinked_parents(dir: &Path, relative: &Path) -> Result<(), UnpackError> {
+    let mut current = dir.to_path_buf();
+    for component in relative.parent().into_iter().flat_map(Path::components) {
+        current.push(component);
+        if std::fs::symlink_metadata(&current).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(UnpackError::Invalid(format!(
+                "entry {} passes through a symbolic link",
+                relative.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Custom runtimes start `bootstrap` directly, but zips made on Windows or by tools that record
-/// no Unix mode carry no execute bit, so a top-level `bootstrap` is always made executable.
-fn make_bootstrap_executable(dir: &Path) -> std::io::Result<()> {
+/// no Unix mode carry no execute bit, so a top-level `bootstrap` that is a regular file is
+/// always made executable. A symbolic link is left alone, because changing it would change
+/// its target on the host.
+fn make_bootstrap_executable(dir: &Path) -> Result<(), UnpackError> {
     use std::os::unix::fs::PermissionsExt;
     let bootstrap = dir.join("bootstrap");
-    if bootstrap.is_file() {
-        std::fs::set_permissions(bootstrap, std::fs::Permissions::from_mode(0o755))?;
+    if std::fs::symlink_metadata(&bootstrap).is_ok_and(|m| m.file_type().is_file()) {
+        std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755))
+            .map_err(io_error(&bootstrap))?;
     }
     Ok(())
 }

@@ -137,6 +137,12 @@ pub fn environment(variables: &IndexMap<String, String>) -> Result<(), ApiError>
              expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]"
         )));
     }
+    if let Some((key, _)) = variables.iter().find(|(_, value)| value.contains('\0')) {
+        return Err(ApiError::invalid_parameter(format!(
+            "The value of environment variable {key} contains a NUL character, which an environment \
+             variable cannot hold."
+        )));
+    }
     let reserved: Vec<&str> =
         variables.keys().map(String::as_str).filter(|k| RESERVED_ENV_KEYS.contains(k)).collect();
     if !reserved.is_empty() {

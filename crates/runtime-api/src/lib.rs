@@ -2,7 +2,10 @@
 //! invocation at a time between the engine and the bootstrap. It does not know which function
 //! it serves, and it stores nothing.
 
+mod listener;
 mod routes;
+
+pub use listener::MAX_CONNECTIONS;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
@@ -77,7 +80,7 @@ pub fn serve(listener: std::net::TcpListener) -> std::io::Result<RuntimeApi> {
     let (event_sender, events) = mpsc::unbounded_channel();
     let router = routes::router(delivery_receiver, event_sender);
     let server = tokio::spawn(async move {
-        if let Err(err) = axum::serve(listener, router).await {
+        if let Err(err) = axum::serve(listener::LimitedListener::new(listener), router).await {
             tracing::debug!(error = %err, "Runtime API server stopped");
         }
     });

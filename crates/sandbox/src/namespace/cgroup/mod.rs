@@ -200,6 +200,14 @@ pub(crate) fn remove_stale_parents(base: &Path) {
             std::fs::read_dir(&parent).into_iter().flatten().flatten().filter(|child| child.path().is_dir())
         {
             kill_listed(&child.path().join("cgroup.procs"));
+            // Frozen tasks only die once thawed. Each file exists only for one cgroup version
+            // and controller, and is written only where it exists.
+            for (file, thawed) in [("freezer.state", "THAWED"), ("cgroup.freeze", "0")] {
+                let path = child.path().join(file);
+                if let Ok(mut control) = std::fs::OpenOptions::new().write(true).open(&path) {
+                    let _ = std::io::Write::write_all(&mut control, thawed.as_bytes());
+                }
+            }
             if let Err(err) = remove_dir(&child.path()) {
                 tracing::warn!(error = %crate::error_chain(&err), "removing a cgroup of a stopped server failed");
             }

@@ -24,7 +24,10 @@ impl V1Hierarchy {
     /// Creates the parent directories, after removing those of stopped servers, and the
     /// frozen anchor group.
     pub fn new(parents: V1Hierarchy) -> Result<Self, CgroupError> {
-        for dir in parents.dirs() {
+        // The freezer comes first, so that the tasks of a stopped server are thawed and die
+        // before the other controllers' groups are removed.
+        let freezer_first = [&parents.freezer, &parents.memory, &parents.cpu, &parents.pids];
+        for dir in freezer_first {
             if let Some(base) = dir.parent() {
                 remove_stale_parents(base);
             }
