@@ -39,8 +39,8 @@ impl V1Hierarchy {
 
     /// Keeps an empty group frozen for the server's lifetime. The kernel switches the freezer
     /// on and off by patching its own code on every CPU (a static key) whenever the number of
-    /// freezing groups moves between zero and one; measured with `perf`, that patching was 39%
-    /// of the server's CPU time when a single environment was frozen and thawed per invocation.
+    /// freezing groups moves between zero and one. Measured with `perf`, that patching took 39%
+    /// of the server's CPU time when one environment was frozen and thawed per invocation.
     fn freeze_anchor(&self) -> Result<(), CgroupError> {
         let anchor = self.freezer.join(FREEZER_ANCHOR);
         create_dir(&anchor)?;
