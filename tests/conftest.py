@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 import zipfile
@@ -35,9 +34,11 @@ def free_port():
 class Server:
     """A `flicker serve` process with its own data directory."""
 
-    def __init__(self, data_dir, extra_args=()):
+    def __init__(self, data_dir, extra_args=(), extra_env=None):
         self.data_dir = Path(data_dir)
         self.extra_args = list(extra_args)
+        # Set after the FLICKER_* variables of the test run are removed.
+        self.extra_env = dict(extra_env or {})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = None
@@ -48,6 +49,7 @@ class Server:
         log = open(self.log_path, "ab")
         args = [str(FLICKER_BIN), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir)]
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLICKER_")}
+        env.update(self.extra_env)
         self.process = subprocess.Popen(args + self.extra_args, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

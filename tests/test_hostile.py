@@ -4,7 +4,6 @@ server keeps working during and after the attack. Needs root (cgroup limits)."""
 
 import concurrent.futures
 import errno
-import json
 import os
 import re
 import shutil

@@ -4,13 +4,12 @@ import io
 import os
 import stat
 import struct
-import subprocess
 import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, Server, create_function, invoke_json, make_zip
+from conftest import ROLE, Server, create_function, invoke_json
 
 UNZIP_FAILED = "Could not unzip uploaded file. Please check your file, then try to upload again."
 APP = "def handler(event, context):\n    return 'ok'\n"

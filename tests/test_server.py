@@ -3,7 +3,6 @@ its settings come from (flags over FLICKER_* environment variables over the TOML
 
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -34,40 +33,13 @@ def handler(event, context):
 """
 
 
-class EnvironmentServer(Server):
-    """A Server started with extra environment variables, which Server.start() would drop
-    because it removes every FLICKER_* variable."""
-
-    def __init__(self, data_dir, extra_args=(), extra_env=None):
-        super().__init__(data_dir, extra_args)
-        self.extra_env = dict(extra_env or {})
-
-    def start(self):
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
-        args = [str(FLICKER_BIN), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir)]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FLICKER_")}
-        env.update(self.extra_env)
-        self.process = subprocess.Popen(args + self.extra_args, stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"flicker exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"flicker did not listen within 20 s:\n{self.log()}")
-
-
 @pytest.fixture
 def start_env_server(tmp_path):
     """Starts servers with extra environment variables, and stops them all after the test."""
     started = []
 
     def start(*extra_args, env=None):
-        instance = EnvironmentServer(tmp_path / f"env-data-{len(started)}", extra_args, env).start()
+        instance = Server(tmp_path / f"env-data-{len(started)}", extra_args, env).start()
         started.append(instance)
         return instance
 

@@ -432,7 +432,7 @@ impl Engine {
         }
     }
 
-    /// The zip stored under a hex SHA-256, for GetFunction's download location.
+    /// Reads the zip stored under a hex SHA-256, for GetFunction's download location.
     pub async fn code_blob(&self, sha256_hex: &str) -> Result<Vec<u8>, ApiError> {
         if sha256_hex.len() != 64 || !sha256_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(ApiError::not_found("The resource you requested does not exist."));

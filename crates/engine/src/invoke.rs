@@ -54,7 +54,7 @@ pub struct InvokeResponse {
 /// before it starts a new one.
 const FINISHING_PATIENCE: Duration = Duration::from_millis(20);
 
-/// Bytes of `Event` payloads that may wait in memory; past this, Invoke answers 429.
+/// Bytes of `Event` payloads that may wait in memory; past this, Invoke returns 429.
 const MAX_WAITING_EVENT_BYTES: usize = 256 * 1024 * 1024;
 
 /// Counts an event's payload as waiting until dropped.

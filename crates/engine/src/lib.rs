@@ -266,7 +266,7 @@ impl Engine {
         self.inner.registry.kill_all();
     }
 
-    /// The metrics in the Prometheus text format.
+    /// Renders the metrics in the Prometheus text format.
     pub fn render_metrics(&self) -> String {
         let idle = self.read_functions().values().map(|p| p.idle_count()).sum();
         self.inner.metrics.render(metrics::Gauges {

@@ -100,7 +100,7 @@ struct OpenLog {
 impl LogWriter {
     /// Writes events until every `LogStore` is dropped. After a batch the thread sleeps for
     /// `BATCH_INTERVAL` instead of waiting on the channel, so that under load senders find no
-    /// waiting receiver and never pay for waking this thread; an idle writer blocks on the
+    /// waiting receiver and never pay for waking this thread. An idle writer blocks on the
     /// channel and wakes for the first event.
     fn run(mut self, receiver: std::sync::mpsc::Receiver<LogEvent>, queued_bytes: Arc<AtomicUsize>) {
         while let Ok(first) = receiver.recv() {

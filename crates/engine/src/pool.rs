@@ -15,7 +15,7 @@ pub(crate) struct Pool {
     /// Idle environments, the most recently used last.
     idle: Mutex<Vec<Environment>>,
     retired: AtomicBool,
-    /// Environments whose runtime has answered but not yet asked for the next event.
+    /// Environments whose runtime has posted its response but not yet requested the next event.
     finishing: AtomicUsize,
     /// Invocations waiting for one of the finishing environments.
     waiting: AtomicUsize,

@@ -30,7 +30,7 @@ pub struct FunctionConfig {
 }
 
 impl FunctionConfig {
-    /// The wire form, with ARNs built from the server's region and account.
+    /// Builds the wire form, with ARNs from the server's region and account.
     pub fn to_wire(&self, region: &str, account: &str) -> FunctionConfiguration {
         let arn = function_arn(region, account, &self.name);
         let function_arn = if self.version == "$LATEST" { arn } else { format!("{arn}:{}", self.version) };
@@ -66,7 +66,7 @@ impl FunctionConfig {
 }
 
 impl FunctionConfiguration {
-    /// The form of ListFunctions items, which AWS sends without the state members.
+    /// Drops the state members, which AWS leaves out of ListFunctions items.
     pub fn without_state(mut self) -> Self {
         self.state = None;
         self.last_update_status = None;

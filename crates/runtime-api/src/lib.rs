@@ -37,7 +37,7 @@ pub enum Outcome {
         error_type: Option<String>,
         body: Bytes,
     },
-    /// The response exceeded `MAX_RESPONSE_BYTES`; the bootstrap was told so with a 413.
+    /// The response exceeded `MAX_RESPONSE_BYTES`; the bootstrap received a 413.
     ResponseTooLarge,
 }
 

@@ -1,5 +1,5 @@
 //! Execution environments: the sandbox starts a function's bootstrap with its output on a
-//! pipe, provides the listener its Runtime API is served on, and stops it. It knows nothing of
+//! pipe, provides the listener its Runtime API is served on, and stops it. It has no
 //! Lambda semantics; the engine decides what to start and when.
 
 pub mod namespace;

@@ -1,6 +1,6 @@
 //! Durable state: function configurations and the code blobs they point to. The `Store` trait
-//! is the boundary that a PostgreSQL implementation will also fill; this crate knows nothing
-//! of HTTP or of running functions.
+//! is the boundary that a PostgreSQL implementation will also fill. This crate does not depend
+//! on HTTP or on running functions.
 
 mod blobs;
 mod sqlite;
