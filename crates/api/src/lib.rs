@@ -1,11 +1,13 @@
-//! The HTTP front: routes of the Lambda 2015-03-31 REST-JSON API, the code download used by
-//! GetFunction, health and metrics. Handlers translate HTTP to typed engine calls and engine
+//! The HTTP front: routes of the Lambda 2015-03-31 REST-JSON API, the JSON protocol of the other
+//! services on this endpoint, the code download used by GetFunction, health and metrics. Handlers translate HTTP to typed engine calls and engine
 //! results to AWS's wire shapes; they hold no business logic.
 
 mod error;
 mod functions;
 mod invoke;
+mod protocols;
 
+use axum::extract::FromRef;
 use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
@@ -16,9 +18,22 @@ use flicker_engine::Engine;
 
 pub use error::WireError;
 
-/// The Lambda API router over `engine`.
-pub fn router(engine: Engine) -> Router {
+/// What the handlers share: the engine and the other services on this endpoint.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+}
+
+impl FromRef<AppState> for Engine {
+    fn from_ref(state: &AppState) -> Engine {
+        state.engine.clone()
+    }
+}
+
+/// The router of every API this endpoint serves.
+pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", post(protocols::dispatch))
         .route("/2015-03-31/functions", get(functions::list).post(functions::create))
         .route("/2015-03-31/functions/", get(functions::list).post(functions::create))
         .route("/2015-03-31/functions/{name}", get(functions::get).delete(functions::delete))
@@ -37,7 +52,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/metrics", get(metrics))
         .fallback(error::unknown_operation)
         .layer(middleware::from_fn(add_request_id))
-        .with_state(engine)
+        .with_state(state)
 }
 
 async fn metrics(

@@ -111,7 +111,7 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     info!(%address, data_dir = %settings.data_dir.display(), region = %settings.region, "Flicker listening on http://{address}");
 
-    let router = flicker_api::router(engine.clone());
+    let router = flicker_api::router(flicker_api::AppState { engine: engine.clone() });
     let stopping = engine.clone();
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {

@@ -1,0 +1,35 @@
+//! The JSON protocol of AWS services other than Lambda: a `POST /` whose `X-Amz-Target`
+//! header names the service and operation (`AmazonSQS.SendMessage`). Each service served on
+//! this endpoint gets one arm in `dispatch`.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::AppState;
+
+/// An error of the JSON protocol: `{"__type": ..., "message": ...}` with `X-Amzn-ErrorType`.
+pub(crate) fn json_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = serde_json::json!({ "__type": code, "message": message.into() }).to_string();
+    (status, [("content-type", "application/x-amz-json-1.0"), ("x-amzn-errortype", code)], body)
+        .into_response()
+}
+
+/// Routes a `POST /` by its `X-Amz-Target` header.
+pub(crate) async fn dispatch(State(_state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let Some((service, operation)) = target.split_once('.') else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "UnknownOperationException",
+            "POST / needs an X-Amz-Target header naming a service and an operation",
+        );
+    };
+    drop(body);
+    json_error(
+        StatusCode::BAD_REQUEST,
+        "UnknownOperationException",
+        format!("This server does not implement {operation} of {service}"),
+    )
+}
