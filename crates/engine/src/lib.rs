@@ -3,6 +3,7 @@
 //! requests and never parses HTTP.
 
 mod environment;
+mod events;
 mod functions;
 mod invoke;
 mod logs;
@@ -14,7 +15,7 @@ mod runtimes;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use flicker_model::{FunctionConfig, RuntimeId};
@@ -25,6 +26,7 @@ use tracing::{info, warn};
 use environment::{Launcher, Registry};
 use pool::Pool;
 
+pub use events::{AcceptFuture, AcceptedEvent, EventSink};
 pub use functions::{AccountSettings, FunctionDetails, FunctionList};
 pub use invoke::{InvocationType, InvokeRequest, InvokeResponse};
 pub use logs::LogStore;
@@ -106,6 +108,8 @@ struct Inner {
     /// Bytes of `Event` payloads accepted and not yet delivered.
     event_bytes: AtomicUsize,
     metrics: Metrics,
+    /// Where `Event` invocations go once set; until then they wait in memory.
+    event_sink: OnceLock<Arc<dyn events::EventSink>>,
     /// An exclusive lock on the data directory, held while the engine runs.
     _data_dir_lock: nix::fcntl::Flock<std::fs::File>,
 }
@@ -193,6 +197,7 @@ impl Engine {
                 running: AtomicUsize::new(0),
                 event_bytes: AtomicUsize::new(0),
                 metrics: Metrics::default(),
+                event_sink: OnceLock::new(),
                 _data_dir_lock: data_dir_lock,
             }),
         };
@@ -269,12 +274,16 @@ impl Engine {
     /// Renders the metrics in the Prometheus text format.
     pub fn render_metrics(&self) -> String {
         let idle = self.read_functions().values().map(|p| p.idle_count()).sum();
-        self.inner.metrics.render(metrics::Gauges {
+        let mut text = self.inner.metrics.render(metrics::Gauges {
             environments: self.inner.registry.count(),
             idle_environments: idle,
             concurrent_executions: self.inner.running.load(std::sync::atomic::Ordering::Relaxed),
             dropped_log_events: self.inner.launcher.logs.dropped_events(),
-        })
+        });
+        if let Some(sink) = self.event_sink() {
+            text.push_str(&sink.render_metrics());
+        }
+        text
     }
 
     pub fn settings(&self) -> &EngineSettings {

@@ -27,6 +27,9 @@ pub struct FunctionConfig {
     pub revision_id: String,
     /// `$LATEST` or a published version number.
     pub version: String,
+    /// `DeadLetterConfig.TargetArn`: where failed asynchronous events go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_target: Option<String>,
 }
 
 impl FunctionConfig {
@@ -61,6 +64,10 @@ impl FunctionConfig {
                 log_format: "Text".into(),
                 log_group: format!("/aws/lambda/{}", self.name),
             },
+            dead_letter_config: self
+                .dead_letter_target
+                .clone()
+                .map(|target_arn| DeadLetterConfig { target_arn: Some(target_arn) }),
         }
     }
 }
@@ -104,6 +111,17 @@ pub struct FunctionConfiguration {
     pub ephemeral_storage: EphemeralStorage,
     pub snap_start: SnapStartResponse,
     pub logging_config: LoggingConfig,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_letter_config: Option<DeadLetterConfig>,
+}
+
+/// `DeadLetterConfig`: the SQS queue, SNS topic or function that receives failed asynchronous
+/// events. An empty `TargetArn` in an update removes it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeadLetterConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -176,6 +194,7 @@ pub struct CreateFunctionRequest {
     pub ephemeral_storage: Option<EphemeralStorage>,
     pub tags: Option<IndexMap<String, String>>,
     pub layers: Option<Vec<String>>,
+    pub dead_letter_config: Option<DeadLetterConfig>,
 }
 
 /// The body of UpdateFunctionConfiguration.
@@ -192,6 +211,7 @@ pub struct UpdateFunctionConfigurationRequest {
     pub ephemeral_storage: Option<EphemeralStorage>,
     pub revision_id: Option<String>,
     pub layers: Option<Vec<String>>,
+    pub dead_letter_config: Option<DeadLetterConfig>,
 }
 
 /// The body of UpdateFunctionCode.
