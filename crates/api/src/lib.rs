@@ -3,6 +3,7 @@
 //! results to AWS's wire shapes; they hold no business logic.
 
 mod error;
+mod event_invoke_config;
 mod functions;
 mod invoke;
 mod protocols;
@@ -15,6 +16,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use flicker_engine::Engine;
+use flicker_events::Events;
 
 pub use error::WireError;
 
@@ -22,6 +24,8 @@ pub use error::WireError;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
+    /// Asynchronous invocations and their event-invoke configurations.
+    pub events: Events,
 }
 
 impl FromRef<AppState> for Engine {
@@ -45,6 +49,14 @@ pub fn router(state: AppState) -> Router {
         .route("/2015-03-31/functions/{name}/invocations", post(invoke::invoke))
         .route("/2014-11-13/functions/{name}/invoke-async", post(invoke::invoke_async))
         .route("/2014-11-13/functions/{name}/invoke-async/", post(invoke::invoke_async))
+        .route(
+            "/2019-09-25/functions/{name}/event-invoke-config",
+            get(event_invoke_config::get)
+                .put(event_invoke_config::put)
+                .post(event_invoke_config::update)
+                .delete(event_invoke_config::delete),
+        )
+        .route("/2019-09-25/functions/{name}/event-invoke-config/list", get(event_invoke_config::list))
         .route("/2016-08-19/account-settings", get(functions::account_settings))
         .route("/2016-08-19/account-settings/", get(functions::account_settings))
         .route("/_flicker/code/{file}", get(functions::download_code))

@@ -108,10 +108,20 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
                 .with_context(|| format!("failed to open data directory {}", settings.data_dir.display()));
         }
     };
+    let event_settings =
+        flicker_events::EventSettings { retry_scale: settings.async_retry_scale, ..Default::default() };
+    let events = match flicker_events::Events::start(engine.clone(), event_settings).await {
+        Ok(events) => events,
+        Err(err) => {
+            engine.shutdown();
+            sandbox.shutdown();
+            return Err(err).context("failed to open the asynchronous event journal");
+        }
+    };
     let address = listener.local_addr()?;
     info!(%address, data_dir = %settings.data_dir.display(), region = %settings.region, "Flicker listening on http://{address}");
 
-    let router = flicker_api::router(flicker_api::AppState { engine: engine.clone() });
+    let router = flicker_api::router(flicker_api::AppState { engine: engine.clone(), events });
     let stopping = engine.clone();
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
