@@ -182,7 +182,7 @@ impl Engine {
                     engine.invoke_sync(pool, &request_id, payload, tail_log, client_context).await
                 })
                 .await
-                    .map_err(|err| ApiError::service(format!("The invocation failed: {err}")))?
+                .map_err(|err| ApiError::service(format!("The invocation failed: {err}")))?
             }
         }
     }
@@ -209,8 +209,13 @@ impl Engine {
             let _waiting = WaitingEvent { engine: engine.clone(), size };
             let mut delay = Duration::from_millis(50);
             loop {
-                let attempt =
-                    engine.invoke_sync(pool.clone(), &request_id, payload.clone(), false, client_context.clone());
+                let attempt = engine.invoke_sync(
+                    pool.clone(),
+                    &request_id,
+                    payload.clone(),
+                    false,
+                    client_context.clone(),
+                );
                 match attempt.await {
                     Err(err) if err.status == 429 => {
                         tokio::time::sleep(delay).await;

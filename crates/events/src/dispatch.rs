@@ -69,12 +69,20 @@ impl Events {
             let config = self.config_for(&event.function_name, event.qualifier.as_deref());
             let expires_ms = event.accepted_ms + i64::from(config.event_age_seconds()) * 1000;
             if now_ms() >= expires_ms {
-                return Ending::Finished { condition: Condition::EventAgeExceeded, invocations: attempts, last };
+                return Ending::Finished {
+                    condition: Condition::EventAgeExceeded,
+                    invocations: attempts,
+                    last,
+                };
             }
             if self.inner.engine.reserved_concurrency_of(&event.function_name) == Some(0) {
                 // NOTE: Lambda's condition for events of a function with no reserved
                 // concurrency is not documented; RetriesExhausted is an assumption.
-                return Ending::Finished { condition: Condition::RetriesExhausted, invocations: attempts, last };
+                return Ending::Finished {
+                    condition: Condition::RetriesExhausted,
+                    invocations: attempts,
+                    last,
+                };
             }
 
             let result = {
@@ -105,7 +113,11 @@ impl Events {
             }
             if attempts > config.retry_attempts() {
                 let last = Some(response);
-                return Ending::Finished { condition: Condition::RetriesExhausted, invocations: attempts, last };
+                return Ending::Finished {
+                    condition: Condition::RetriesExhausted,
+                    invocations: attempts,
+                    last,
+                };
             }
             increment(&self.inner.metrics.retried);
             self.inner.journal.record_attempts(event.seq, attempts);

@@ -148,7 +148,11 @@ impl Journal {
 
     /// Deletes one configuration, or every configuration of the function when `qualifier` is
     /// `None`; returns once the change is on disk.
-    pub async fn delete_config(&self, function_name: &str, qualifier: Option<&str>) -> Result<(), JournalError> {
+    pub async fn delete_config(
+        &self,
+        function_name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<(), JournalError> {
         let write = Write::DeleteConfig {
             function_name: function_name.to_string(),
             qualifier: qualifier.map(str::to_string),
@@ -256,7 +260,8 @@ fn apply(connection: &Connection, write: &Write) -> Result<(), rusqlite::Error> 
             ])?;
         }
         Write::Attempts { seq, attempts } => {
-            let mut statement = connection.prepare_cached("UPDATE events SET attempts = ?2 WHERE seq = ?1")?;
+            let mut statement =
+                connection.prepare_cached("UPDATE events SET attempts = ?2 WHERE seq = ?1")?;
             statement.execute(params![*seq as i64, attempts])?;
         }
         Write::Delete(seq) => {
@@ -264,7 +269,8 @@ fn apply(connection: &Connection, write: &Write) -> Result<(), rusqlite::Error> 
             statement.execute(params![*seq as i64])?;
         }
         Write::PutConfig(config) => {
-            let text = serde_json::to_string(config).map_err(|err| rusqlite::Error::ToSqlConversionFailure(err.into()))?;
+            let text = serde_json::to_string(config)
+                .map_err(|err| rusqlite::Error::ToSqlConversionFailure(err.into()))?;
             connection.execute(
                 "INSERT OR REPLACE INTO event_invoke_configs (function_name, qualifier, config) VALUES (?1, ?2, ?3)",
                 params![config.function_name, config.qualifier, text],
@@ -277,8 +283,10 @@ fn apply(connection: &Connection, write: &Write) -> Result<(), rusqlite::Error> 
             )?;
         }
         Write::DeleteConfig { function_name, qualifier: None } => {
-            connection
-                .execute("DELETE FROM event_invoke_configs WHERE function_name = ?1", params![function_name])?;
+            connection.execute(
+                "DELETE FROM event_invoke_configs WHERE function_name = ?1",
+                params![function_name],
+            )?;
         }
     }
     Ok(())
@@ -319,7 +327,10 @@ mod tests {
         {
             let (journal, loaded) = Journal::open(&path).unwrap();
             assert!(loaded.events.is_empty());
-            let inserts = (1..=50).map(|seq| journal.insert(event(seq)));
+            let inserts = (1..=50).map(|seq| {
+                let journal = journal.clone();
+                async move { journal.insert(event(seq)).await }
+            });
             for result in futures_join(inserts).await {
                 result.unwrap();
             }

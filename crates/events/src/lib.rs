@@ -187,8 +187,10 @@ impl EventSink for Events {
 
     fn render_metrics(&self) -> String {
         let functions = self.inner.functions.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let depths: Vec<(String, u64)> =
-            functions.iter().map(|(name, queue)| (name.clone(), queue.depth.load(Ordering::Relaxed))).collect();
+        let depths: Vec<(String, u64)> = functions
+            .iter()
+            .map(|(name, queue)| (name.clone(), queue.depth.load(Ordering::Relaxed)))
+            .collect();
         drop(functions);
         self.inner.metrics.render(&depths)
     }

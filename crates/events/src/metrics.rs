@@ -28,17 +28,37 @@ impl EventMetrics {
     pub fn render(&self, depths: &[(String, u64)]) -> String {
         let mut text = String::new();
         let counters = [
-            ("flicker_async_events_accepted_total", "Events stored durably and answered with 202", &self.accepted),
-            ("flicker_async_events_rejected_total", "Events rejected because too many were pending", &self.rejected),
+            (
+                "flicker_async_events_accepted_total",
+                "Events stored durably and answered with 202",
+                &self.accepted,
+            ),
+            (
+                "flicker_async_events_rejected_total",
+                "Events rejected because too many were pending",
+                &self.rejected,
+            ),
             ("flicker_async_events_retried_total", "Retries after a function error", &self.retried),
-            ("flicker_async_events_throttled_total", "Deliveries postponed by a concurrency limit", &self.throttled),
-            ("flicker_async_events_expired_total", "Events dropped for exceeding their maximum age", &self.expired),
+            (
+                "flicker_async_events_throttled_total",
+                "Deliveries postponed by a concurrency limit",
+                &self.throttled,
+            ),
+            (
+                "flicker_async_events_expired_total",
+                "Events dropped for exceeding their maximum age",
+                &self.expired,
+            ),
             (
                 "flicker_async_events_dead_lettered_total",
                 "Failed events sent to a dead-letter target or an on-failure destination",
                 &self.dead_lettered,
             ),
-            ("flicker_async_events_succeeded_total", "Events the function processed without error", &self.succeeded),
+            (
+                "flicker_async_events_succeeded_total",
+                "Events the function processed without error",
+                &self.succeeded,
+            ),
             ("flicker_async_events_failed_total", "Events that failed after their last retry", &self.failed),
             ("flicker_async_events_dropped_total", "Events whose function no longer exists", &self.dropped),
             (
@@ -52,7 +72,10 @@ impl EventMetrics {
             let _ = write!(text, "# HELP {name} {help}.\n# TYPE {name} counter\n{name} {value}\n");
         }
         let name = "flicker_async_queue_depth";
-        let _ = write!(text, "# HELP {name} Events accepted and not finished, by function.\n# TYPE {name} gauge\n");
+        let _ = write!(
+            text,
+            "# HELP {name} Events accepted and not finished, by function.\n# TYPE {name} gauge\n"
+        );
         let mut depths = depths.to_vec();
         depths.sort();
         for (function, depth) in depths {

@@ -77,15 +77,29 @@ pub fn dead_letter_attributes(
     last: Option<&InvokeResponse>,
 ) -> Vec<MessageAttribute> {
     let error_message = match (condition, last) {
-        (Condition::EventAgeExceeded, None) => "The event exceeded its maximum age before it ran.".to_string(),
+        (Condition::EventAgeExceeded, None) => {
+            "The event exceeded its maximum age before it ran.".to_string()
+        }
         (_, Some(response)) => error_message(&response.payload),
         (_, None) => "The function failed.".to_string(),
     };
     let status = last.map_or(200, |response| response.status);
     vec![
-        MessageAttribute { name: "RequestID".into(), data_type: "String".into(), string_value: event.request_id.clone() },
-        MessageAttribute { name: "ErrorCode".into(), data_type: "Number".into(), string_value: status.to_string() },
-        MessageAttribute { name: "ErrorMessage".into(), data_type: "String".into(), string_value: error_message },
+        MessageAttribute {
+            name: "RequestID".into(),
+            data_type: "String".into(),
+            string_value: event.request_id.clone(),
+        },
+        MessageAttribute {
+            name: "ErrorCode".into(),
+            data_type: "Number".into(),
+            string_value: status.to_string(),
+        },
+        MessageAttribute {
+            name: "ErrorMessage".into(),
+            data_type: "String".into(),
+            string_value: error_message,
+        },
     ]
 }
 

@@ -28,7 +28,12 @@ pub struct MessageAttribute {
 /// A queue service that destination records and dead-letter messages can be sent to.
 pub trait QueueTarget: Send + Sync {
     /// Sends one message to the queue with this ARN; the error is a message for the log.
-    fn send_message(&self, queue_arn: &str, body: String, attributes: Vec<MessageAttribute>) -> SendFuture<'_>;
+    fn send_message(
+        &self,
+        queue_arn: &str,
+        body: String,
+        attributes: Vec<MessageAttribute>,
+    ) -> SendFuture<'_>;
 
     /// Whether a queue with this ARN exists.
     fn queue_exists(&self, queue_arn: &str) -> bool;
@@ -36,7 +41,12 @@ pub trait QueueTarget: Send + Sync {
 
 impl Events {
     /// Sends a body to a function or queue ARN, counting and logging a failure.
-    pub(crate) async fn send_to_target(&self, arn: &str, body: String, attributes: Vec<MessageAttribute>) -> bool {
+    pub(crate) async fn send_to_target(
+        &self,
+        arn: &str,
+        body: String,
+        attributes: Vec<MessageAttribute>,
+    ) -> bool {
         let result = match target_kind(arn) {
             Some(TargetKind::Function) => self.send_to_function(arn, body).await,
             Some(TargetKind::Queue) => match self.queue_target() {
@@ -67,9 +77,8 @@ impl Events {
     /// Whether a destination or dead-letter ARN names something that exists here.
     pub(crate) fn target_exists(&self, arn: &str) -> bool {
         match target_kind(arn) {
-            Some(TargetKind::Function) => {
-                FunctionRef::parse(arn).is_ok_and(|function| self.inner.engine.check_function(&function).is_ok())
-            }
+            Some(TargetKind::Function) => FunctionRef::parse(arn)
+                .is_ok_and(|function| self.inner.engine.check_function(&function).is_ok()),
             Some(TargetKind::Queue) => self.queue_target().is_none_or(|queues| queues.queue_exists(arn)),
             _ => false,
         }

@@ -256,7 +256,8 @@ mod tests {
             on_failure: None,
             last_modified: 1.5,
         };
-        let wire = serde_json::to_value(config.to_wire("arn:aws:lambda:us-east-1:000000000000:function:f")).unwrap();
+        let wire =
+            serde_json::to_value(config.to_wire("arn:aws:lambda:us-east-1:000000000000:function:f")).unwrap();
         assert_eq!(wire["DestinationConfig"]["OnSuccess"], serde_json::json!({}));
         assert_eq!(wire["FunctionArn"], "arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST");
         assert!(wire.get("MaximumEventAgeInSeconds").is_none());
