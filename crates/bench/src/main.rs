@@ -479,8 +479,8 @@ async fn event_acceptance(flicker: &Flicker, plan: &Plan, rows: &mut Vec<Row>) -
 }
 
 /// Measures the delay from the 202 of an `Event` invocation to the moment a warm function
-/// receives the event. Events are sent one at a time, so that each finds an idle environment;
-/// the function prints the epoch microsecond at which it received each event to its log.
+/// receives the event. Events are sent one at a time, so that each finds an idle environment.
+/// The function prints the epoch microsecond at which it received each event to its log.
 async fn event_start_delay(
     flicker: &Flicker,
     data_dir: &Path,

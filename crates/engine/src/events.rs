@@ -33,8 +33,8 @@ pub type AcceptFuture<'a> = Pin<Box<dyn Future<Output = Result<(), ApiError>> + 
 
 /// Takes `Event` invocations from the engine.
 pub trait EventSink: Send + Sync {
-    /// Stores an event; the returned future completes once the event is durable, so that the
-    /// caller may answer 202. An error is returned to the caller instead.
+    /// Stores an event. The returned future completes once the event is durable, so that the
+    /// caller may send the 202. On an error, the caller sends the error instead.
     fn accept(&self, event: AcceptedEvent) -> AcceptFuture<'_>;
 
     /// Metrics of the sink in the Prometheus text format, appended to the engine's.

@@ -1,6 +1,7 @@
-//! Delivery of one event: wait for a slot of its function, run it through the engine, wait
-//! and retry when throttled, retry function errors with Lambda's delays, expire it past its
-//! maximum age, and hand the outcome to the destinations and the dead-letter target.
+//! Delivery of one event. It waits for a slot of its function and runs through the engine,
+//! which it retries after a throttle and, with Lambda's delays, after a function error. Past
+//! its maximum age it expires, and its outcome goes to the destinations and the dead-letter
+//! target.
 
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
@@ -31,7 +32,7 @@ impl FunctionQueue {
     }
 }
 
-/// How an event's delivery ended.
+/// The end of an event's delivery.
 enum Ending {
     /// `invocations` counts the runs of the event, `last` is the result of the last run.
     Finished { condition: Condition, invocations: u32, last: Option<InvokeResponse> },

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use crate::journal::StoredEvent;
 use crate::targets::MessageAttribute;
 
-/// Why an event reached a destination.
+/// The condition under which an event reached a destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Condition {
     Success,
@@ -34,7 +34,7 @@ fn payload_value(payload: &[u8]) -> Value {
 }
 
 /// Builds the destination record. `invocations` counts the function's runs of this event, and
-/// `last` is the last run's result; an event that expired before it ever ran has neither
+/// `last` is the last run's result. An event that expired before it ever ran has neither
 /// response context nor response payload.
 pub fn destination_record(
     event: &StoredEvent,
@@ -69,7 +69,7 @@ pub fn destination_record(
     record.to_string()
 }
 
-/// The attributes of a dead-letter message: `RequestID`, `ErrorCode` (the status of the last
+/// Builds the attributes of a dead-letter message: `RequestID`, `ErrorCode` (the status of the last
 /// run) and `ErrorMessage`.
 pub fn dead_letter_attributes(
     event: &StoredEvent,
@@ -103,7 +103,7 @@ pub fn dead_letter_attributes(
     ]
 }
 
-/// The `errorMessage` of an error payload, or the payload itself.
+/// Returns the `errorMessage` of an error payload, or the payload itself.
 fn error_message(payload: &[u8]) -> String {
     let value = payload_value(payload);
     match value.get("errorMessage").and_then(Value::as_str) {

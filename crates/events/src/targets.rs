@@ -1,4 +1,4 @@
-//! Where records go: a function (invoked asynchronously through the engine, so the record is
+//! Record targets: a function (invoked asynchronously through the engine, so the record is
 //! itself a durable event) or a queue of the built-in queue service behind `QueueTarget`.
 
 use std::future::Future;
@@ -35,7 +35,7 @@ pub trait QueueTarget: Send + Sync {
         attributes: Vec<MessageAttribute>,
     ) -> SendFuture<'_>;
 
-    /// Whether a queue with this ARN exists.
+    /// Returns whether a queue with this ARN exists.
     fn queue_exists(&self, queue_arn: &str) -> bool;
 }
 
@@ -74,7 +74,7 @@ impl Events {
         self.inner.engine.invoke(request).await.map(|_| ()).map_err(|err| err.to_string())
     }
 
-    /// Whether a destination or dead-letter ARN names something that exists here.
+    /// Returns whether a destination or dead-letter ARN names something that exists here.
     pub(crate) fn target_exists(&self, arn: &str) -> bool {
         match target_kind(arn) {
             Some(TargetKind::Function) => FunctionRef::parse(arn)

@@ -48,7 +48,7 @@ impl EventInvokeConfig {
         self.maximum_retry_attempts.unwrap_or(DEFAULT_MAXIMUM_RETRY_ATTEMPTS)
     }
 
-    /// The maximum event age in seconds, with Lambda's default.
+    /// Returns the maximum event age in seconds, with Lambda's default.
     pub fn event_age_seconds(&self) -> u32 {
         self.maximum_event_age_seconds.unwrap_or(DEFAULT_MAXIMUM_EVENT_AGE_SECONDS)
     }
