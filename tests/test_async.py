@@ -278,6 +278,30 @@ def test_kill_9_loses_no_accepted_event(start_server, function_name, tmp_path):
         time.sleep(0.5)
     missing = expected - delivered
     assert not missing, f"{len(missing)} of {len(expected)} accepted events were never delivered"
+    after_restart = invoke_event(server.client(), function_name, {"after": "restart"})
+    deadline = time.monotonic() + 60
+    while after_restart not in {call["request_id"] for call in calls(tmp_path / "out")}:
+        assert time.monotonic() < deadline, "an event accepted after the restart was not delivered"
+        time.sleep(0.2)
+
+
+def test_graceful_stop_keeps_running_events(start_server, function_name, tmp_path):
+    server = start_server("--sandbox", "process")
+    client = server.client()
+    make_function(client, function_name, SLOW_RECORDER, tmp_path / "out")
+    make_function(client, f"{function_name}-dest", RECORDER, tmp_path / "dest")
+    client.put_function_event_invoke_config(
+        FunctionName=function_name,
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": arn(f"{function_name}-dest")}},
+    )
+    sent = {invoke_event(client, function_name, {"i": i}) for i in range(100)}
+    server.restart()
+    deadline = time.monotonic() + 120
+    while not sent <= {call["request_id"] for call in calls(tmp_path / "out")}:
+        assert time.monotonic() < deadline, "events accepted before a graceful stop were not delivered"
+        time.sleep(0.2)
+    assert calls(tmp_path / "dest") == []
 
 
 def test_event_invoke_config_lifecycle(async_server, function_name, tmp_path):

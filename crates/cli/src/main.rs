@@ -121,12 +121,15 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     info!(%address, data_dir = %settings.data_dir.display(), region = %settings.region, "Flicker listening on http://{address}");
 
-    let router = flicker_api::router(flicker_api::AppState { engine: engine.clone(), events });
+    let router =
+        flicker_api::router(flicker_api::AppState { engine: engine.clone(), events: events.clone() });
     let stopping = engine.clone();
+    let stopping_events = events.clone();
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             wait_for_signal().await;
             info!("stopping: shutting down environments");
+            stopping_events.stop();
             stopping.shutdown();
         })
         .await

@@ -47,6 +47,9 @@ impl Events {
         tokio::spawn(
             async move {
                 let ending = events.deliver(&event).await;
+                if events.stopping() {
+                    return;
+                }
                 events.conclude(&event, ending).await;
                 events.finish(&event);
             }
@@ -86,6 +89,9 @@ impl Events {
                 };
             }
 
+            if self.stopping() {
+                return Ending::Dropped;
+            }
             let result = {
                 let _permit = queue.permits.acquire().await;
                 let payload = event.payload.clone();

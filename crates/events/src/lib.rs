@@ -13,7 +13,7 @@ mod targets;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -69,6 +69,8 @@ struct Inner {
     next_seq: AtomicU64,
     pending_bytes: AtomicUsize,
     metrics: EventMetrics,
+    /// Set when the server stops: events still running stay in the journal for the next start.
+    stopping: AtomicBool,
 }
 
 impl Events {
@@ -94,11 +96,13 @@ impl Events {
                 next_seq: AtomicU64::new(journal::max_seq(&loaded.events) + 1),
                 pending_bytes: AtomicUsize::new(0),
                 metrics: EventMetrics::default(),
+                stopping: AtomicBool::new(false),
             }),
         };
         engine.set_event_sink(Arc::new(events.clone()));
         info!(events = loaded.events.len(), "unfinished asynchronous events loaded");
         for event in loaded.events {
+            events.inner.pending_bytes.fetch_add(event.payload.len().max(1), Ordering::AcqRel);
             events.track(&event);
             events.spawn_dispatch(event);
         }
@@ -111,6 +115,17 @@ impl Events {
         if self.inner.queues.set(target).is_err() {
             tracing::warn!("a queue target was set already; the new one is ignored");
         }
+    }
+
+    /// Stops concluding events before the engine stops its environments, so that an event
+    /// whose environment is killed by the stop is neither retried nor sent to a failure target
+    /// but runs again after the next start.
+    pub fn stop(&self) {
+        self.inner.stopping.store(true, Ordering::Release);
+    }
+
+    fn stopping(&self) -> bool {
+        self.inner.stopping.load(Ordering::Acquire)
     }
 
     fn queue_target(&self) -> Option<&Arc<dyn QueueTarget>> {
@@ -146,7 +161,7 @@ impl Events {
         Ok(())
     }
 
-    /// Counts an event in its function's queue depth and in the pending bytes.
+    /// Counts an event in its function's queue depth.
     fn track(&self, event: &StoredEvent) {
         self.function_queue(&event.function_name).depth.fetch_add(1, Ordering::Relaxed);
     }
