@@ -75,6 +75,14 @@ def metric(server, name):
     return float(match.group(1)) if match else None
 
 
+def wait_for_empty_queue(server, name, deadline_seconds=60):
+    """Waits until every event of the function has finished, so that no run can follow."""
+    deadline = time.monotonic() + deadline_seconds
+    while metric(server, f'flicker_async_queue_depth{{function="{name}"}}') != 0:
+        assert time.monotonic() < deadline, f"events of {name} were still queued after {deadline_seconds} s"
+        time.sleep(0.1)
+
+
 def make_function(client, name, code, directory, **variables):
     directory.mkdir(parents=True, exist_ok=True)
     env = {"OUT_DIR": str(directory), **{k: str(v) for k, v in variables.items()}}
@@ -119,7 +127,7 @@ def test_retries_function_that_fails_twice(async_server, function_name, tmp_path
     found = wait_for_calls(tmp_path / "out", 3)
     assert [call["request_id"] for call in found] == [request_id] * 3
     assert metric(async_server, "flicker_async_events_retried_total") == 2
-    time.sleep(2.5)  # longer than both scaled retry delays: no fourth run may follow
+    wait_for_empty_queue(async_server, function_name)
     assert len(calls(tmp_path / "out")) == 3
 
 
@@ -226,12 +234,11 @@ def test_throttled_events_wait_and_run(start_server, function_name, tmp_path):
 def test_queue_depth_metric_is_per_function(async_server, function_name, tmp_path):
     client = async_server.client()
     make_function(client, function_name, RECORDER, tmp_path / "out")
+    name = f'flicker_async_queue_depth{{function="{function_name}"}}'
+    assert metric(async_server, name) is None
     invoke_event(client, function_name, {})
     wait_for_calls(tmp_path / "out", 1)
-    deadline = time.monotonic() + 30
-    name = f'flicker_async_queue_depth{{function="{function_name}"}}'
-    while metric(async_server, name) != 0 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for_empty_queue(async_server, function_name)
     assert metric(async_server, name) == 0
 
 
@@ -350,7 +357,8 @@ def client_error(call, **kwargs):
     with pytest.raises(ClientError) as error:
         call(**kwargs)
     response = error.value.response
-    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"], response["Error"]["Message"]
+    status = response["ResponseMetadata"]["HTTPStatusCode"]
+    return status, response["Error"]["Code"], response["Error"]["Message"]
 
 
 def test_event_invoke_config_errors(async_server, function_name, tmp_path):
