@@ -17,6 +17,8 @@ pub struct PackageInfo {
     /// Base64 of the raw SHA-256, as `CodeSha256` is sent.
     pub sha256_base64: String,
     pub size: u64,
+    /// Sum of the uncompressed sizes the archive declares.
+    pub unzipped_size: u64,
     files: HashSet<String>,
 }
 
@@ -55,6 +57,7 @@ pub fn inspect(zip: &[u8]) -> Result<PackageInfo, ApiError> {
         sha256_hex: hex(&digest),
         sha256_base64: base64::engine::general_purpose::STANDARD.encode(digest),
         size: zip.len() as u64,
+        unzipped_size,
         files,
     })
 }
