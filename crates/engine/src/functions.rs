@@ -228,8 +228,10 @@ impl Engine {
         if self.read_functions().contains_key(&reference.name) {
             return Err(function_exists(&reference.name));
         }
+        let layers = self
+            .resolve_layers(request.layers.as_deref().unwrap_or_default(), package::unzipped_size(&zip)?)
+            .await?;
         let package = self.store_package(zip).await?;
-        let layers = self.resolve_layers(request.layers.as_deref().unwrap_or_default(), package.unzipped_size).await?;
         // A layer may provide the handler's file, as in Lambda, so only code alone is checked.
         if layers.is_empty() {
             package.check_handler(&runtime, &handler)?;
@@ -325,8 +327,8 @@ impl Engine {
         check_revision(&config, request.revision_id.as_deref())?;
         // Unlike CreateFunction, the update does not check the handler against the new code,
         // so that a module can be renamed by updating the code and then the handler.
+        crate::layers::check_total_size(&config.layers, package::unzipped_size(&zip)?)?;
         let package = self.store_package(zip).await?;
-        crate::layers::check_total_size(&config.layers, package.unzipped_size)?;
 
         config.code_sha256 = package.sha256_base64.clone();
         config.code_size = package.size;

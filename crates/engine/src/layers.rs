@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use flicker_model::layer::{
-    self, layer_arn, layer_not_found, layer_version_missing, FunctionLayer, LayerFilter,
-    LayerVersionRecord, LayerVersionRef, LayersListItem, ListLayerVersionsResponse, ListLayersResponse,
+    self, layer_arn, layer_not_found, layer_version_missing, FunctionLayer, LayerFilter, LayerVersionRecord,
+    LayerVersionRef, LayersListItem, ListLayerVersionsResponse, ListLayersResponse,
     PublishLayerVersionRequest,
 };
 use flicker_model::{limits, time, ApiError, FunctionConfig};
@@ -168,7 +168,7 @@ impl Engine {
             .filter(|r| r.name == name && filter.matches(r))
             .filter(|r| before.is_none_or(|before| r.version < before))
             .collect();
-        matching.sort_by(|a, b| b.version.cmp(&a.version));
+        matching.sort_by_key(|record| std::cmp::Reverse(record.version));
         let next_marker = (matching.len() > max_items).then(|| matching[max_items - 1].version.to_string());
         let settings = &self.inner.settings;
         let layer_versions = matching
@@ -201,9 +201,8 @@ impl Engine {
             // Records arrive ordered by version, so the last one of each name is the newest.
             latest.insert(record.name.clone(), record);
         }
-        let next_marker = (latest.len() > max_items).then(|| {
-            latest.keys().nth(max_items - 1).cloned().expect("the page has max_items entries")
-        });
+        let next_marker = (latest.len() > max_items)
+            .then(|| latest.keys().nth(max_items - 1).cloned().expect("the page has max_items entries"));
         let settings = &self.inner.settings;
         let layers = latest
             .into_values()
@@ -253,7 +252,7 @@ impl Engine {
         let blobs = self.inner.blobs.clone();
         tokio::task::spawn_blocking(move || {
             let zip = blobs.get(&sha_hex).map_err(|e| internal("reading the code blob", e))?;
-            Ok(package::inspect(&zip)?.unzipped_size)
+            package::unzipped_size(&zip)
         })
         .await
         .map_err(|e| internal("reading the code blob", e))?
@@ -279,7 +278,8 @@ impl Engine {
             let mut unpacked = Vec::with_capacity(digests.len());
             for digest in &digests {
                 let zip = blobs.get(digest).map_err(|e| internal("reading the layer archive", e))?;
-                let dir = package::unpack(&zip, &root.join("unpacked"), digest).map_err(|e| e.to_api_error())?;
+                let dir =
+                    package::unpack(&zip, &root.join("unpacked"), digest).map_err(|e| e.to_api_error())?;
                 unpacked.push(dir);
             }
             opt::merge(&unpacked, &root.join("merged"), &opt::merged_name(&digests))
@@ -291,8 +291,12 @@ impl Engine {
 }
 
 /// Checks the code plus its layers against the unzipped size limit, by the sizes the archives
-/// declare. Unpacking each archive enforces the limit on the bytes actually written.
+/// declare. Unpacking each archive enforces the limit on the bytes actually written. Code
+/// without layers is checked on its own, with the message of the code's limit.
 pub(crate) fn check_total_size(layers: &[FunctionLayer], code_unzipped_size: u64) -> Result<(), ApiError> {
+    if layers.is_empty() {
+        return Ok(());
+    }
     let total = layers.iter().fold(code_unzipped_size, |sum, layer| sum.saturating_add(layer.unzipped_size));
     if total > limits::CODE_UNZIPPED {
         return Err(too_large_with_layers(total));

@@ -28,6 +28,17 @@ fn unzip_error() -> ApiError {
     )
 }
 
+/// Sums the uncompressed sizes that the zip's directory declares.
+pub fn unzipped_size(zip: &[u8]) -> Result<u64, ApiError> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(zip)).map_err(|_| unzip_error())?;
+    let mut total = 0u64;
+    for index in 0..archive.len() {
+        let entry = archive.by_index_raw(index).map_err(|_| unzip_error())?;
+        total = total.saturating_add(entry.size());
+    }
+    Ok(total)
+}
+
 /// Reads the zip's directory and checks the size limits.
 pub fn inspect(zip: &[u8]) -> Result<PackageInfo, ApiError> {
     if zip.len() as u64 > limits::CODE_ZIPPED {

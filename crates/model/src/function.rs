@@ -65,7 +65,8 @@ impl FunctionConfig {
                 log_format: "Text".into(),
                 log_group: format!("/aws/lambda/{}", self.name),
             },
-            layers: (!self.layers.is_empty()).then(|| self.layers.iter().map(FunctionLayer::to_wire).collect()),
+            layers: (!self.layers.is_empty())
+                .then(|| self.layers.iter().map(FunctionLayer::to_wire).collect()),
         }
     }
 }

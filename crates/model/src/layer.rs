@@ -31,8 +31,9 @@ const LAYER_NAME_PATTERN: &str =
 /// function's `Layers`.
 const LAYER_VERSION_ARN_PATTERN: &str = r"(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)";
 
-static LAYER_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(&format!("^(?:{LAYER_NAME_PATTERN})$")).expect("layer name pattern compiles"));
+static LAYER_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!("^(?:{LAYER_NAME_PATTERN})$")).expect("layer name pattern compiles")
+});
 
 static LAYER_ARN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^arn:[a-zA-Z0-9-]+:lambda:([a-zA-Z0-9-]+):(\d{12}):layer:([a-zA-Z0-9-_]+)$")
