@@ -13,10 +13,9 @@ import zipfile
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT, REGION, ROLE, create_function, invoke_json, make_zip
+from conftest import ACCOUNT, REGION, create_function, invoke_json, make_zip
 
 LIMIT_UNZIPPED = 262144000
-ARCH = "arm64" if __import__("platform").machine() == "aarch64" else "x86_64"
 
 IMPORTER = """
 import importlib

@@ -232,7 +232,8 @@ impl Engine {
             .resolve_layers(request.layers.as_deref().unwrap_or_default(), package::unzipped_size(&zip)?)
             .await?;
         let package = self.store_package(zip).await?;
-        // A layer may provide the handler's file, as in Lambda, so only code alone is checked.
+        // A layer may provide the handler's file, as in Lambda, so only a function without
+        // layers must have it in its code.
         if layers.is_empty() {
             package.check_handler(&runtime, &handler)?;
         }

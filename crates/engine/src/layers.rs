@@ -84,7 +84,7 @@ impl Engine {
         }
         let zip = decode_zip(content.zip_file.as_deref().ok_or_else(|| missing("Content.ZipFile"))?)?;
 
-        // NOTE: only the archive's directory is read here; the entries are unpacked, and a
+        // NOTE: only the archive's directory is read here. The entries are unpacked, and a
         // damaged entry is reported, when a function first uses the layer.
         let blobs = self.inner.blobs.clone();
         let package = tokio::task::spawn_blocking(move || {
@@ -137,7 +137,10 @@ impl Engine {
     /// Deletes one layer version. Deleting a version that does not exist succeeds, as in AWS.
     /// Functions that reference the version keep its content.
     pub async fn delete_layer_version(&self, name_or_arn: &str, version: u64) -> Result<(), ApiError> {
-        let name = self.layer_name(name_or_arn)?;
+        let name = match self.layer_name(name_or_arn) {
+            Err(error) if error.status == 404 => return Ok(()),
+            result => result?,
+        };
         let layer = name.clone();
         let deleted = self.with_layer_store(move |store| store.delete_layer_version(&layer, version)).await?;
         if deleted {
@@ -146,7 +149,7 @@ impl Engine {
         Ok(())
     }
 
-    /// A page of the versions of one layer, newest first. `marker` is the `NextMarker` of the
+    /// Lists one page of the versions of one layer, newest first. `marker` is the `NextMarker` of the
     /// previous page. A layer that does not exist has no versions.
     pub async fn list_layer_versions(
         &self,
@@ -155,7 +158,12 @@ impl Engine {
         marker: Option<&str>,
         max_items: Option<i64>,
     ) -> Result<ListLayerVersionsResponse, ApiError> {
-        let name = self.layer_name(name_or_arn)?;
+        let name = match self.layer_name(name_or_arn) {
+            Err(error) if error.status == 404 => {
+                return Ok(ListLayerVersionsResponse { layer_versions: Vec::new(), next_marker: None })
+            }
+            result => result?,
+        };
         filter.validate()?;
         let max_items = page_size(max_items)?;
         let before: Option<u64> = match marker {
@@ -179,7 +187,7 @@ impl Engine {
         Ok(ListLayerVersionsResponse { layer_versions, next_marker })
     }
 
-    /// A page of layers ordered by name, each with its newest version that matches `filter`.
+    /// Lists one page of layers ordered by name, each with its newest version that matches `filter`.
     /// Layers without a matching version are left out.
     pub async fn list_layers(
         &self,
@@ -244,7 +252,7 @@ impl Engine {
         Ok(layers)
     }
 
-    /// The unzipped size of a function's stored code, read from its archive.
+    /// Reads the unzipped size of a function's stored code from its archive.
     pub(crate) async fn code_unzipped_size(&self, config: &FunctionConfig) -> Result<u64, ApiError> {
         let sha_hex = package::base64_to_hex(&config.code_sha256).ok_or_else(|| {
             ApiError::service(format!("stored CodeSha256 of {} is not base64", config.name))

@@ -98,6 +98,7 @@ pub struct Engine {
 struct Inner {
     settings: EngineSettings,
     store: Box<dyn Store>,
+    /// Layer versions, on a connection of their own to the same SQLite file.
     layer_store: Box<dyn LayerStore>,
     blobs: BlobStore,
     catalog: RuntimeCatalog,

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::package::hex;
 
-/// Why the merged `/opt` directory could not be built.
+/// Failure to build the merged `/opt` directory.
 #[derive(Debug, thiserror::Error)]
 #[error("failed to merge layers into {path}")]
 pub struct MergeLayersError {
@@ -18,13 +18,16 @@ pub struct MergeLayersError {
     pub source: io::Error,
 }
 
-/// The name of the merged directory of an ordered list of layer digests.
+/// Returns the name of the merged directory of an ordered list of layer digests.
 pub fn merged_name(layer_digests: &[String]) -> String {
     hex(&Sha256::digest(layer_digests.join("\n").as_bytes()))
 }
 
 /// Merges the unpacked `layers` in order into `root/<name>` unless that directory exists, and
-/// returns it. A file of a later layer replaces the file, link or directory at the same path
+/// returns it.
+///
+/// NOTE: merged directories are never removed, like unpacked code, so a server with many
+/// distinct lists of layers accumulates them under the data directory. A file of a later layer replaces the file, link or directory at the same path
 /// of an earlier one. The merge happens next to the final place and is renamed, so a crash
 /// never leaves a half-merged directory under the final name.
 pub fn merge(layers: &[PathBuf], root: &Path, name: &str) -> Result<PathBuf, MergeLayersError> {
@@ -83,7 +86,7 @@ fn merge_tree(source: &Path, destination: &Path) -> io::Result<()> {
         if kind.is_symlink() {
             std::os::unix::fs::symlink(std::fs::read_link(&from)?, &to)?;
         } else if std::fs::hard_link(&from, &to).is_err() {
-            // Unpacked layers are never modified, so a hard link shares them safely; a copy
+            // Unpacked layers are never modified, so a hard link shares them safely. A copy
             // covers file systems without hard links.
             std::fs::copy(&from, &to)?;
         }

@@ -10,17 +10,17 @@ use serde::{Deserialize, Serialize};
 use crate::runtime::{AWS_CREATABLE, AWS_DEPRECATED};
 use crate::ApiError;
 
-/// The most layers one function may reference.
+/// Maximum number of layers one function may reference.
 pub const MAX_FUNCTION_LAYERS: usize = 5;
-/// The most entries of `CompatibleRuntimes`.
+/// Maximum number of entries in `CompatibleRuntimes`.
 pub const MAX_COMPATIBLE_RUNTIMES: usize = 15;
-/// The most entries of `CompatibleArchitectures`.
+/// Maximum number of entries in `CompatibleArchitectures`.
 pub const MAX_COMPATIBLE_ARCHITECTURES: usize = 2;
-/// The longest `LicenseInfo`, in characters.
+/// Maximum length of `LicenseInfo`, in characters.
 pub const LICENSE_INFO_MAX: usize = 512;
-/// The longest layer name or layer ARN, in characters.
+/// Maximum length of a layer name or layer ARN, in characters.
 pub const LAYER_NAME_MAX: usize = 140;
-/// The most items of one ListLayers or ListLayerVersions page.
+/// Maximum number of items on one ListLayers or ListLayerVersions page.
 pub const MAX_LIST_ITEMS: i64 = 50;
 
 /// The `LayerName` pattern of the API model: a name or an unversioned layer ARN.
@@ -227,7 +227,7 @@ impl LayerFilter {
         Ok(())
     }
 
-    /// Whether a layer version matches. A version that lists no runtimes or architectures
+    /// Returns whether a layer version matches. A version that lists no runtimes or architectures
     /// matches no filter on them.
     pub fn matches(&self, record: &LayerVersionRecord) -> bool {
         let contains = |list: &Option<Vec<String>>, wanted: &Option<String>| match wanted {
@@ -239,12 +239,12 @@ impl LayerFilter {
     }
 }
 
-/// The ARN of a layer.
+/// Builds the ARN of a layer.
 pub fn layer_arn(region: &str, account: &str, name: &str) -> String {
     format!("arn:aws:lambda:{region}:{account}:layer:{name}")
 }
 
-/// The ARN of a layer version.
+/// Builds the ARN of a layer version.
 pub fn layer_version_arn(region: &str, account: &str, name: &str, version: u64) -> String {
     format!("{}:{version}", layer_arn(region, account, name))
 }
@@ -294,7 +294,7 @@ fn validation_error(failures: &[String]) -> ApiError {
     ApiError::validation(format!("{} validation {noun} detected: {}", failures.len(), failures.join("; ")))
 }
 
-/// Whether `value` is a runtime identifier of the API model, deprecated ones included.
+/// Returns whether `value` is a runtime identifier of the API model, deprecated ones included.
 fn is_model_runtime(value: &str) -> bool {
     AWS_CREATABLE.contains(&value) || AWS_DEPRECATED.contains(&value)
 }

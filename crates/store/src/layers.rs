@@ -22,7 +22,7 @@ pub trait LayerStore: Send + Sync {
     /// Every existing version of every layer, ordered by name and then version.
     fn load_layer_versions(&self) -> Result<Vec<LayerVersionRecord>, StoreError>;
 
-    /// Deletes one version of a layer; returns whether it existed.
+    /// Deletes one version of a layer and returns whether it existed.
     fn delete_layer_version(&self, name: &str, version: u64) -> Result<bool, StoreError>;
 }
 
