@@ -5,6 +5,7 @@
 mod error;
 mod functions;
 mod invoke;
+mod layers;
 mod protocols;
 
 use axum::extract::FromRef;
@@ -47,6 +48,12 @@ pub fn router(state: AppState) -> Router {
         .route("/2014-11-13/functions/{name}/invoke-async/", post(invoke::invoke_async))
         .route("/2016-08-19/account-settings", get(functions::account_settings))
         .route("/2016-08-19/account-settings/", get(functions::account_settings))
+        .route("/2018-10-31/layers", get(layers::list_or_find))
+        .route("/2018-10-31/layers/{name}/versions", get(layers::list_versions).post(layers::publish))
+        .route(
+            "/2018-10-31/layers/{name}/versions/{version}",
+            get(layers::get_version).delete(layers::delete_version),
+        )
         .route("/_flicker/code/{file}", get(functions::download_code))
         .route("/health", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))

@@ -5,8 +5,10 @@
 mod environment;
 mod functions;
 mod invoke;
+mod layers;
 mod logs;
 mod metrics;
+mod opt;
 mod package;
 mod pool;
 mod runtimes;
@@ -19,7 +21,7 @@ use std::time::Duration;
 
 use flicker_model::{FunctionConfig, RuntimeId};
 use flicker_sandbox::Sandbox;
-use flicker_store::{BlobStore, SqliteStore, Store, StoreError};
+use flicker_store::{BlobStore, LayerStore, SqliteLayerStore, SqliteStore, Store, StoreError};
 use tracing::{info, warn};
 
 use environment::{Launcher, Registry};
@@ -27,6 +29,7 @@ use pool::Pool;
 
 pub use functions::{AccountSettings, FunctionDetails, FunctionList};
 pub use invoke::{InvocationType, InvokeRequest, InvokeResponse};
+pub use layers::LayerVersionDetails;
 pub use logs::LogStore;
 pub use metrics::Metrics;
 pub use runtimes::{Interpreter, RuntimeCatalog};
@@ -80,6 +83,8 @@ pub(crate) struct FunctionVersion {
     pub runtime: RuntimeId,
     pub interpreter: Option<Interpreter>,
     pub task_root: PathBuf,
+    /// The merged layers mounted at `/opt`.
+    pub opt_dir: PathBuf,
     /// The unqualified function ARN.
     pub function_arn: String,
 }
@@ -93,6 +98,8 @@ pub struct Engine {
 struct Inner {
     settings: EngineSettings,
     store: Box<dyn Store>,
+    /// Layer versions, on a connection of their own to the same SQLite file.
+    layer_store: Box<dyn LayerStore>,
     blobs: BlobStore,
     catalog: RuntimeCatalog,
     /// The `$LATEST` pool of each function by name. Replaced, never mutated in place, when the
@@ -164,6 +171,7 @@ impl Engine {
         prepare_dir(&empty_opt)?;
 
         let store = Box::new(SqliteStore::open(&data_dir.join("flicker.db"))?);
+        let layer_store = Box::new(SqliteLayerStore::open(&data_dir.join("flicker.db"))?);
         let blobs = BlobStore::open(&data_dir.join("code"))?;
         let logs = LogStore::start(&data_dir.join("logs"), settings.log_file_bytes)
             .map_err(|source| StartEngineError::DataDir { path: data_dir.join("logs"), source })?;
@@ -184,6 +192,7 @@ impl Engine {
             inner: Arc::new(Inner {
                 settings,
                 store,
+                layer_store,
                 blobs,
                 catalog,
                 functions: RwLock::new(HashMap::new()),
@@ -230,7 +239,8 @@ impl Engine {
             &self.inner.settings.account_id,
             &config.name,
         );
-        FunctionVersion { config, runtime, interpreter: None, task_root, function_arn }
+        let opt_dir = self.inner.launcher.empty_opt.clone();
+        FunctionVersion { config, runtime, interpreter: None, task_root, opt_dir, function_arn }
     }
 
     fn spawn_reaper(&self) {

@@ -4,6 +4,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::arn::function_arn;
+use crate::layer::{FunctionLayer, FunctionLayerResponse};
 
 /// The configuration of one function version, as Flicker stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,6 +28,9 @@ pub struct FunctionConfig {
     pub revision_id: String,
     /// `$LATEST` or a published version number.
     pub version: String,
+    /// The layer versions merged into `/opt`, in order.
+    #[serde(default)]
+    pub layers: Vec<FunctionLayer>,
 }
 
 impl FunctionConfig {
@@ -61,6 +65,8 @@ impl FunctionConfig {
                 log_format: "Text".into(),
                 log_group: format!("/aws/lambda/{}", self.name),
             },
+            layers: (!self.layers.is_empty())
+                .then(|| self.layers.iter().map(FunctionLayer::to_wire).collect()),
         }
     }
 }
@@ -104,6 +110,9 @@ pub struct FunctionConfiguration {
     pub ephemeral_storage: EphemeralStorage,
     pub snap_start: SnapStartResponse,
     pub logging_config: LoggingConfig,
+    /// Absent when the function uses no layers, as AWS sends it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers: Option<Vec<FunctionLayerResponse>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

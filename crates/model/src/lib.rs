@@ -4,6 +4,7 @@
 pub mod arn;
 pub mod error;
 pub mod function;
+pub mod layer;
 pub mod limits;
 pub mod runtime;
 pub mod time;

@@ -3,6 +3,7 @@
 //! on HTTP or on running functions.
 
 mod blobs;
+mod layers;
 mod sqlite;
 
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 use flicker_model::FunctionConfig;
 
 pub use blobs::BlobStore;
+pub use layers::{LayerStore, SqliteLayerStore};
 pub use sqlite::SqliteStore;
 
 /// Why a store operation failed.
