@@ -129,7 +129,8 @@ mod tests {
 
     #[test]
     fn base64_body_is_decoded() {
-        let response = map_result(br#"{"statusCode":200,"body":"AP8=","isBase64Encoded":true}"#, ResultFormat::V2);
+        let response =
+            map_result(br#"{"statusCode":200,"body":"AP8=","isBase64Encoded":true}"#, ResultFormat::V2);
         assert_eq!(response.body, vec![0, 255]);
     }
 
@@ -138,6 +139,9 @@ mod tests {
         assert_eq!(map_result(b"not json", ResultFormat::V2).status, 502);
         assert_eq!(map_result(br#"{"statusCode":"x"}"#, ResultFormat::V2).status, 502);
         assert_eq!(map_result(br#"{"a":1}"#, ResultFormat::V1).status, 502);
-        assert_eq!(map_result(br#"{"statusCode":200,"body":"%%","isBase64Encoded":true}"#, ResultFormat::V2).status, 502);
+        assert_eq!(
+            map_result(br#"{"statusCode":200,"body":"%%","isBase64Encoded":true}"#, ResultFormat::V2).status,
+            502
+        );
     }
 }

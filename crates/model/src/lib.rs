@@ -7,6 +7,7 @@ pub mod function;
 pub mod limits;
 pub mod runtime;
 pub mod time;
+pub mod url;
 pub mod validate;
 
 pub use arn::{FunctionRef, Qualifier};
