@@ -149,7 +149,8 @@ fn result_response(result: &InvokeResponse, format: ResultFormat) -> HttpRespons
 
 fn into_response(mapped: HttpResponse, request_id: Option<&str>) -> Response {
     let status = StatusCode::from_u16(mapped.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    let mut response = (status, mapped.body).into_response();
+    let mut response = Response::new(axum::body::Body::from(mapped.body));
+    *response.status_mut() = status;
     let headers = response.headers_mut();
     for (name, value) in mapped.headers {
         if matches!(name.as_str(), "content-length" | "transfer-encoding" | "connection") {
