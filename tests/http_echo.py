@@ -1,4 +1,4 @@
-"""A function for HTTP tests: its answer depends on the request path, and by default it
+"""A function for HTTP tests: its result depends on the request path, and by default it
 echoes the event it received as a JSON body."""
 
 ECHO_CODE = r'''

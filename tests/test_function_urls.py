@@ -73,7 +73,8 @@ def test_url_config_lifecycle(lambda_client, function_name):
     assert "LastModifiedTime" not in created
     url_id = created["FunctionUrl"].rstrip("/").rsplit("/", 1)[-1]
     assert len(url_id) == 32
-    assert url_id.isalnum() and url_id == url_id.lower()
+    assert url_id.isalnum()
+    assert url_id == url_id.lower()
 
     duplicate = error_of(lambda: lambda_client.create_function_url_config(FunctionName=function_name, AuthType="NONE"))
     assert duplicate["Error"]["Code"] == "ResourceConflictException"
@@ -159,6 +160,7 @@ def test_url_event_fields(echo_url):
                  ("Cookie", "session=abc; theme=dark"), ("User-Agent", "url-test/1.0")],
     )
     assert status == 200, raw
+
     event = json.loads(raw)
     assert event["version"] == "2.0"
     assert event["routeKey"] == "$default"
@@ -171,6 +173,7 @@ def test_url_event_fields(echo_url):
     assert event["queryStringParameters"] == {"k": "1,2", "name": "a b", "empty": ""}
     assert event["isBase64Encoded"] is True
     assert base64.b64decode(event["body"]) == body
+
     context = event["requestContext"]
     assert context["http"]["method"] == "POST"
     assert context["http"]["path"] == "/café/日本"

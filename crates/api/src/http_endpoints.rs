@@ -47,7 +47,7 @@ pub(crate) async fn serve(State(state): State<AppState>, request: Request, next:
     next.run(request).await
 }
 
-/// The URL id a request addresses, and where in its path the function's path starts.
+/// Finds the URL id a request addresses, and where in its path the function's path starts.
 fn function_url_target(request: &Request, region: &str) -> Option<(String, usize)> {
     let host = request.headers().get("host").and_then(|h| h.to_str().ok()).unwrap_or("");
     let host = match host.rsplit_once(':') {
@@ -72,7 +72,7 @@ fn message(status: u16, text: &str) -> Response {
     plain_response(status, serde_json::json!({ "Message": text }))
 }
 
-/// The request as an event sees it. `path_start` is the byte offset of the function's path
+/// Reads the request into the form events are built from. `path_start` is the byte offset of the function's path
 /// in the request path, after any prefix the server routes by.
 async fn http_request(request: Request, path_start: usize) -> Result<HttpRequest, Response> {
     let source_ip = request
@@ -123,7 +123,7 @@ async fn invoke(
     engine.invoke(request).await.map_err(|err| invoke_error(&err))
 }
 
-/// A response for an invocation the engine rejected.
+/// Builds the response for an invocation the engine rejected.
 fn invoke_error(err: &ApiError) -> Response {
     match err.status {
         429 => message(429, "Rate Exceeded."),
@@ -234,7 +234,7 @@ fn is_preflight(headers: &HeaderMap) -> bool {
     headers.contains_key("origin") && headers.contains_key("access-control-request-method")
 }
 
-/// The `Access-Control-Allow-Origin` value for an origin, if the settings allow it.
+/// Returns the `Access-Control-Allow-Origin` value for an origin, if the settings allow it.
 fn allowed_origin(cors: &Cors, origin: &str) -> Option<String> {
     let origins = cors.allow_origins.as_deref().unwrap_or_default();
     if origins.iter().any(|o| o == origin) {
@@ -252,7 +252,7 @@ fn insert_header(headers: &mut HeaderMap, name: &'static str, value: &str) {
     }
 }
 
-/// Answers a CORS preflight from the URL's settings without invoking the function. An origin
+/// Responds to a CORS preflight from the URL's settings without invoking the function. An origin
 /// that is not allowed gets a 200 without CORS headers, so the browser blocks the request.
 fn preflight_response(cors: &Cors, origin: Option<&str>) -> Response {
     let mut response = StatusCode::OK.into_response();

@@ -29,7 +29,7 @@ fn url_function_ref(name: &str, params: &HashMap<String, String>) -> ApiResult<F
     Ok(FunctionRef::parse(name)?.with_qualifier(qualifier)?)
 }
 
-/// How clients reach this server, from the `Host` header of the request.
+/// Builds the base URL clients reach this server at, from the `Host` header of the request.
 pub(crate) fn base_url(headers: &HeaderMap) -> String {
     let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
     format!("http://{host}")

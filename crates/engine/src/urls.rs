@@ -18,7 +18,7 @@ use crate::Engine;
 /// The URL configurations by URL id.
 pub(crate) type UrlTable = HashMap<String, UrlConfig>;
 
-/// Which fields a response carries: AWS returns different subsets from each operation.
+/// The set of fields in a response, because AWS returns different subsets from each operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum View {
     Create,
@@ -54,7 +54,7 @@ fn internal(what: &str, err: impl std::fmt::Display) -> ApiError {
     ApiError::service(format!("{what} failed: {err}"))
 }
 
-/// The path under which the listener serves a URL, relative to the server's base URL.
+/// Returns the path under which the listener serves a URL, relative to the server's base URL.
 pub fn url_path(url_id: &str) -> String {
     format!("/lambda-url/{url_id}/")
 }
@@ -79,7 +79,7 @@ impl Engine {
         Ok(())
     }
 
-    /// The URL configuration with this id, for serving a request.
+    /// Returns the URL configuration with this id, for serving a request.
     pub fn url_config(&self, url_id: &str) -> Option<UrlConfig> {
         self.read_urls().get(url_id).cloned()
     }
@@ -154,6 +154,7 @@ impl Engine {
         if let Some(mode) = &request.invoke_mode {
             validate_invoke_mode(mode)?;
         }
+
         let _control = self.inner.control.lock().await;
         let qualifier = reference.qualifier.as_deref();
         if self.find_url(&reference.name, qualifier).is_some() {
@@ -167,6 +168,7 @@ impl Engine {
                  FunctionUrlConfig exists for this Lambda function"
             )));
         }
+
         let now = now_timestamp();
         let config = UrlConfig {
             function_name: reference.name.clone(),
@@ -284,7 +286,7 @@ impl Engine {
         };
         let mut configs: Vec<UrlConfig> =
             self.read_urls().values().filter(|c| c.function_name == reference.name).cloned().collect();
-        configs.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+        configs.sort_by_key(sort_key);
         let remaining: Vec<UrlConfig> = configs
             .into_iter()
             .filter(|c| start_after.as_deref().is_none_or(|after| sort_key(c).as_str() > after))
@@ -297,7 +299,7 @@ impl Engine {
     }
 }
 
-/// The order of a function's URLs: the unqualified one (empty key) before the aliases.
+/// Orders a function's URLs: the unqualified one (empty key) before the aliases.
 fn sort_key(config: &UrlConfig) -> String {
     config.qualifier.clone().unwrap_or_default()
 }

@@ -25,7 +25,7 @@ pub struct HttpRequest {
     pub request_id: String,
 }
 
-/// What the event says about the endpoint that received the request.
+/// The endpoint that received the request, as the event describes it.
 #[derive(Debug, Clone)]
 pub struct EventContext {
     pub account_id: String,
@@ -45,12 +45,12 @@ impl HttpRequest {
         self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
-    /// The path with percent-escapes decoded. Invalid UTF-8 is replaced, not rejected.
+    /// Decodes the percent-escapes of the path. Invalid UTF-8 is replaced, not rejected.
     pub fn decoded_path(&self) -> String {
         percent_encoding::percent_decode_str(&self.raw_path).decode_utf8_lossy().into_owned()
     }
 
-    /// The query parameters in order, decoded as HTML forms encode them (`+` is a space).
+    /// Returns the query parameters in order, decoded as HTML forms encode them (`+` is a space).
     fn query_pairs(&self) -> Vec<(String, String)> {
         self.raw_query
             .split('&')
@@ -62,7 +62,7 @@ impl HttpRequest {
             .collect()
     }
 
-    /// The cookies of every `Cookie` header, one `name=value` string each.
+    /// Collects the cookies of every `Cookie` header, one `name=value` string each.
     fn cookies(&self) -> Vec<String> {
         self.headers
             .iter()
@@ -74,7 +74,7 @@ impl HttpRequest {
             .collect()
     }
 
-    /// The body as the event carries it, and whether that is base64.
+    /// Encodes the body as the event carries it, returning whether that is base64.
     fn event_body(&self) -> (Option<String>, bool) {
         if self.body.is_empty() {
             return (None, false);
@@ -113,7 +113,7 @@ fn is_text_content_type(content_type: &str) -> bool {
         )
 }
 
-/// Values of repeated keys joined by commas, as payload format 2.0 does for headers and
+/// Joins the values of repeated keys by commas, as payload format 2.0 does for headers and
 /// query parameters.
 fn joined(pairs: impl IntoIterator<Item = (String, String)>) -> Map<String, Value> {
     let mut map: Map<String, Value> = Map::new();
@@ -131,7 +131,8 @@ fn joined(pairs: impl IntoIterator<Item = (String, String)>) -> Map<String, Valu
     map
 }
 
-/// Every value of each key in a list, and the last value alone, as payload format 1.0 does.
+/// Groups every value of each key in a list, and keeps the last value alone, as payload
+/// format 1.0 does.
 fn multi_and_last(pairs: &[(String, String)]) -> (Map<String, Value>, Map<String, Value>) {
     let mut multi: Map<String, Value> = Map::new();
     let mut last: Map<String, Value> = Map::new();
@@ -159,6 +160,7 @@ pub fn v2_event(request: &HttpRequest, context: &EventContext) -> Value {
     let headers = joined(request.headers.iter().filter(|(name, _)| name != "cookie").cloned());
     let query = joined(request.query_pairs());
     let (body, is_base64) = request.event_body();
+
     let mut event = json!({
         "version": "2.0",
         "routeKey": context.route_key,
@@ -169,10 +171,12 @@ pub fn v2_event(request: &HttpRequest, context: &EventContext) -> Value {
     if !cookies.is_empty() {
         event["cookies"] = json!(cookies);
     }
+
     event["headers"] = Value::Object(headers);
     if !query.is_empty() {
         event["queryStringParameters"] = Value::Object(query);
     }
+
     event["requestContext"] = json!({
         "accountId": context.account_id,
         "apiId": context.api_id,
@@ -191,6 +195,7 @@ pub fn v2_event(request: &HttpRequest, context: &EventContext) -> Value {
         "time": request.time.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
         "timeEpoch": request.time.timestamp_millis(),
     });
+
     if let Some(body) = body {
         event["body"] = Value::String(body);
     }

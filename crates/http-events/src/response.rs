@@ -56,7 +56,7 @@ pub fn map_result(payload: &[u8], format: ResultFormat) -> HttpResponse {
     }
 }
 
-/// A header value as a string; AWS also accepts numbers and booleans.
+/// Converts a header value to a string. AWS also accepts numbers and booleans.
 fn scalar_text(value: &Value) -> Option<String> {
     match value {
         Value::String(text) => Some(text.clone()),

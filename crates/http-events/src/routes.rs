@@ -16,7 +16,7 @@ pub enum PayloadFormat {
     V1,
 }
 
-/// Why the routes file could not be loaded.
+/// An error loading the routes file.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadRoutesError {
     /// the file could not be read
@@ -115,9 +115,9 @@ impl Route {
         })
     }
 
-    /// The precedence of a matching route: lower is chosen first. Paths without parameters
-    /// come before paths with `{name}`, which come before greedy paths; among those, more
-    /// literal segments win, and a named method wins over `ANY`.
+    /// Ranks a matching route, lower first. Paths without parameters come before paths with
+    /// `{name}`, which come before greedy paths. Within each kind, more literal segments win,
+    /// and then a named method wins over `ANY`.
     fn precedence(&self) -> (u8, usize, bool) {
         let kind = if self.segments.iter().any(|s| matches!(s, Segment::Greedy(_))) {
             2
