@@ -12,6 +12,8 @@ use serde_json::{json, Map, Value};
 pub struct HttpRequest {
     pub method: String,
     /// The path as sent, still percent-encoded, without any prefix the server routes by.
+    /// NOTE: whether AWS sends `rawPath` encoded or decoded was not checked against a recorded
+    /// event; `requestContext.http.path` carries the decoded form.
     pub raw_path: String,
     /// The query string as sent, without the `?`.
     pub raw_query: String,
