@@ -4,9 +4,13 @@
 
 mod error;
 mod functions;
+mod http_endpoints;
 mod invoke;
 mod layers;
 mod protocols;
+mod urls;
+
+use std::sync::Arc;
 
 use axum::extract::FromRef;
 use axum::extract::Request;
@@ -16,13 +20,17 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use flicker_engine::Engine;
+use flicker_http_events::RouteTable;
 
 pub use error::WireError;
+pub use http_endpoints::ROUTES_PREFIX;
 
 /// What the handlers share: the engine and the other services on this endpoint.
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
+    /// The HTTP routes served under `ROUTES_PREFIX`; empty when no routes file is set.
+    pub http_routes: Arc<RouteTable>,
 }
 
 impl FromRef<AppState> for Engine {
@@ -46,6 +54,11 @@ pub fn router(state: AppState) -> Router {
         .route("/2015-03-31/functions/{name}/invocations", post(invoke::invoke))
         .route("/2014-11-13/functions/{name}/invoke-async", post(invoke::invoke_async))
         .route("/2014-11-13/functions/{name}/invoke-async/", post(invoke::invoke_async))
+        .route(
+            "/2021-10-31/functions/{name}/url",
+            get(urls::get).post(urls::create).put(urls::update).delete(urls::delete),
+        )
+        .route("/2021-10-31/functions/{name}/urls", get(urls::list))
         .route("/2016-08-19/account-settings", get(functions::account_settings))
         .route("/2016-08-19/account-settings/", get(functions::account_settings))
         .route("/2018-10-31/layers", get(layers::list_or_find))
@@ -58,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .fallback(error::unknown_operation)
+        .layer(middleware::from_fn_with_state(state.clone(), http_endpoints::serve))
         .layer(middleware::from_fn(add_request_id))
         .with_state(state)
 }

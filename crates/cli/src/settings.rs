@@ -73,6 +73,11 @@ pub struct ServeArgs {
     /// 100 ms [default: weight].
     #[arg(long, env = "FLICKER_CPU_LIMIT", value_name = "MODE")]
     pub cpu_limit: Option<CpuLimitSetting>,
+
+    /// TOML file of HTTP routes served under /routes, one `[[route]]` table with `method`,
+    /// `path`, `function` and `payload_format` each [default: no routes].
+    #[arg(long, env = "FLICKER_ROUTES", value_name = "FILE")]
+    pub routes: Option<PathBuf>,
 }
 
 /// The `--sandbox` values.
@@ -116,6 +121,7 @@ struct FileSettings {
     sandbox: Option<SandboxKind>,
     network: Option<NetworkSetting>,
     cpu_limit: Option<CpuLimitSetting>,
+    routes: Option<PathBuf>,
 }
 
 /// The settings in force.
@@ -133,6 +139,8 @@ pub struct Settings {
     pub sandbox: Option<SandboxKind>,
     pub network: NetworkSetting,
     pub cpu_limit: CpuLimitSetting,
+    /// The HTTP routes file, if any.
+    pub routes: Option<PathBuf>,
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
@@ -169,6 +177,7 @@ impl ServeArgs {
             sandbox: self.sandbox.or(file.sandbox),
             network: self.network.or(file.network).unwrap_or_default(),
             cpu_limit: self.cpu_limit.or(file.cpu_limit).unwrap_or_default(),
+            routes: self.routes.or(file.routes),
         };
         settings.validate()?;
         Ok(settings)
@@ -210,6 +219,7 @@ mod tests {
             sandbox: None,
             network: None,
             cpu_limit: None,
+            routes: None,
         }
     }
 

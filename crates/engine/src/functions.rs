@@ -420,6 +420,7 @@ impl Engine {
             .store
             .delete_function(&reference.name, None)
             .map_err(|e| internal("deleting the function", e))?;
+        self.delete_function_urls(&reference.name)?;
         if let Some(pool) = self.write_functions().remove(&reference.name) {
             pool.retire();
         }

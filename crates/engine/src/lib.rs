@@ -12,6 +12,7 @@ mod opt;
 mod package;
 mod pool;
 mod runtimes;
+mod urls;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,7 @@ pub use layers::LayerVersionDetails;
 pub use logs::LogStore;
 pub use metrics::Metrics;
 pub use runtimes::{Interpreter, RuntimeCatalog};
+pub use urls::url_path;
 
 /// The runtime clients by path under the runtime directory, embedded so that the binary is
 /// all a deployment needs.
@@ -113,6 +115,8 @@ struct Inner {
     /// Bytes of `Event` payloads accepted and not yet delivered.
     event_bytes: AtomicUsize,
     metrics: Metrics,
+    /// Function URL configurations by URL id; the lock is never held across an await.
+    urls: RwLock<urls::UrlTable>,
     /// An exclusive lock on the data directory, held while the engine runs.
     _data_dir_lock: nix::fcntl::Flock<std::fs::File>,
 }
@@ -202,10 +206,12 @@ impl Engine {
                 running: AtomicUsize::new(0),
                 event_bytes: AtomicUsize::new(0),
                 metrics: Metrics::default(),
+                urls: RwLock::new(HashMap::new()),
                 _data_dir_lock: data_dir_lock,
             }),
         };
         engine.load_functions().await?;
+        engine.load_urls()?;
         engine.spawn_reaper();
         Ok(engine)
     }

@@ -8,6 +8,7 @@ pub mod layer;
 pub mod limits;
 pub mod runtime;
 pub mod time;
+pub mod url;
 pub mod validate;
 
 pub use arn::{FunctionRef, Qualifier};
