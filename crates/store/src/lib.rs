@@ -3,6 +3,7 @@
 //! on HTTP or on running functions.
 
 mod blobs;
+mod queue;
 mod sqlite;
 
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 use flicker_model::FunctionConfig;
 
 pub use blobs::BlobStore;
+pub use queue::{QueueStore, ReceiveUpdate, SqliteQueueStore, StoredMessage, StoredQueue};
 pub use sqlite::SqliteStore;
 
 /// Why a store operation failed.
