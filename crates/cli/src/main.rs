@@ -108,18 +108,19 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
                 .with_context(|| format!("failed to open data directory {}", settings.data_dir.display()));
         }
     };
-    let queues = match flicker_queue::QueueService::open(&settings.data_dir, &settings.region, &settings.account_id)
-        .await
-    {
-        Ok(queues) => queues,
-        Err(err) => {
-            engine.shutdown();
-            sandbox.shutdown();
-            return Err(err).with_context(|| {
-                format!("failed to open the queues in data directory {}", settings.data_dir.display())
-            });
-        }
-    };
+    let queues =
+        match flicker_queue::QueueService::open(&settings.data_dir, &settings.region, &settings.account_id)
+            .await
+        {
+            Ok(queues) => queues,
+            Err(err) => {
+                engine.shutdown();
+                sandbox.shutdown();
+                return Err(err).with_context(|| {
+                    format!("failed to open the queues in data directory {}", settings.data_dir.display())
+                });
+            }
+        };
     let address = listener.local_addr()?;
     info!(%address, data_dir = %settings.data_dir.display(), region = %settings.region, "Flicker listening on http://{address}");
 
