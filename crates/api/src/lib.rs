@@ -8,6 +8,7 @@ mod http_endpoints;
 mod invoke;
 mod layers;
 mod protocols;
+mod queue;
 mod urls;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use flicker_engine::Engine;
 use flicker_http_events::RouteTable;
+use flicker_queue::QueueService;
 
 pub use error::WireError;
 pub use http_endpoints::ROUTES_PREFIX;
@@ -31,6 +33,8 @@ pub struct AppState {
     pub engine: Engine,
     /// The HTTP routes served under `ROUTES_PREFIX`; empty when no routes file is set.
     pub http_routes: Arc<RouteTable>,
+    /// The SQS-compatible queues.
+    pub queues: QueueService,
 }
 
 impl FromRef<AppState> for Engine {
@@ -42,7 +46,8 @@ impl FromRef<AppState> for Engine {
 /// The router of every API this endpoint serves.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", post(protocols::dispatch))
+        .route("/", post(protocols::dispatch).get(queue::query_root))
+        .route("/{account}/{queue}", get(queue::query_queue).post(queue::query_queue))
         .route("/2015-03-31/functions", get(functions::list).post(functions::create))
         .route("/2015-03-31/functions/", get(functions::list).post(functions::create))
         .route("/2015-03-31/functions/{name}", get(functions::get).delete(functions::delete))
@@ -77,9 +82,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn metrics(
-    axum::extract::State(engine): axum::extract::State<Engine>,
+    axum::extract::State(state): axum::extract::State<AppState>,
 ) -> ([(&'static str, &'static str); 1], String) {
-    ([("content-type", "text/plain; version=0.0.4")], engine.render_metrics())
+    let mut text = state.engine.render_metrics();
+    text.push_str(&queue::service(&state).render_metrics());
+    ([("content-type", "text/plain; version=0.0.4")], text)
 }
 
 /// Gives every response an `x-amzn-RequestId` header, as AWS does, unless the handler set

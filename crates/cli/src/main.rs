@@ -112,6 +112,19 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
                 .with_context(|| format!("failed to open data directory {}", settings.data_dir.display()));
         }
     };
+    let queues =
+        match flicker_queue::QueueService::open(&settings.data_dir, &settings.region, &settings.account_id)
+            .await
+        {
+            Ok(queues) => queues,
+            Err(err) => {
+                engine.shutdown();
+                sandbox.shutdown();
+                return Err(err).with_context(|| {
+                    format!("failed to open the queues in data directory {}", settings.data_dir.display())
+                });
+            }
+        };
     let address = listener.local_addr()?;
     info!(%address, data_dir = %settings.data_dir.display(), region = %settings.region, "Flicker listening on http://{address}");
 
@@ -122,8 +135,11 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
             flicker_api::ROUTES_PREFIX
         );
     }
-    let state =
-        flicker_api::AppState { engine: engine.clone(), http_routes: std::sync::Arc::new(http_routes) };
+    let state = flicker_api::AppState {
+        engine: engine.clone(),
+        http_routes: std::sync::Arc::new(http_routes),
+        queues,
+    };
     let router = flicker_api::router(state);
     let stopping = engine.clone();
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())

@@ -4,6 +4,7 @@
 
 mod blobs;
 mod layers;
+mod queue;
 mod sqlite;
 
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use flicker_model::FunctionConfig;
 
 pub use blobs::BlobStore;
 pub use layers::{LayerStore, SqliteLayerStore};
+pub use queue::{QueueStore, ReceiveUpdate, SqliteQueueStore, StoredMessage, StoredQueue};
 pub use sqlite::SqliteStore;
 
 /// Why a store operation failed.
