@@ -666,8 +666,10 @@ def _set_sys_path(task_root):
     directories = [task_root]
     if "PYTHONPATH" not in os.environ:
         major, minor = sys.version_info[:2]
-        directories.append(f"/opt/python/lib/python{major}.{minor}/site-packages")
-        directories.append("/opt/python")
+        # FLICKER_OPT_DIR is set only by sandboxes that mount the layers elsewhere than /opt.
+        opt = os.environ.get("FLICKER_OPT_DIR", "/opt")
+        directories.append(f"{opt}/python/lib/python{major}.{minor}/site-packages")
+        directories.append(f"{opt}/python")
     sys.path[0:0] = directories
     for directory in directories:
         # addsitedir would append a missing directory to sys.path once more.

@@ -5,8 +5,14 @@
 mod error;
 mod event_invoke_config;
 mod functions;
+mod http_endpoints;
 mod invoke;
+mod layers;
 mod protocols;
+mod queue;
+mod urls;
+
+use std::sync::Arc;
 
 use axum::extract::FromRef;
 use axum::extract::Request;
@@ -17,8 +23,11 @@ use axum::routing::{get, post};
 use axum::Router;
 use flicker_engine::Engine;
 use flicker_events::Events;
+use flicker_http_events::RouteTable;
+use flicker_queue::QueueService;
 
 pub use error::WireError;
+pub use http_endpoints::ROUTES_PREFIX;
 
 /// What the handlers share: the engine and the other services on this endpoint.
 #[derive(Clone)]
@@ -26,6 +35,10 @@ pub struct AppState {
     pub engine: Engine,
     /// Asynchronous invocations and their event-invoke configurations.
     pub events: Events,
+    /// The HTTP routes served under `ROUTES_PREFIX`; empty when no routes file is set.
+    pub http_routes: Arc<RouteTable>,
+    /// The SQS-compatible queues.
+    pub queues: QueueService,
 }
 
 impl FromRef<AppState> for Engine {
@@ -37,7 +50,8 @@ impl FromRef<AppState> for Engine {
 /// The router of every API this endpoint serves.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", post(protocols::dispatch))
+        .route("/", post(protocols::dispatch).get(queue::query_root))
+        .route("/{account}/{queue}", get(queue::query_queue).post(queue::query_queue))
         .route("/2015-03-31/functions", get(functions::list).post(functions::create))
         .route("/2015-03-31/functions/", get(functions::list).post(functions::create))
         .route("/2015-03-31/functions/{name}", get(functions::get).delete(functions::delete))
@@ -57,20 +71,34 @@ pub fn router(state: AppState) -> Router {
                 .delete(event_invoke_config::delete),
         )
         .route("/2019-09-25/functions/{name}/event-invoke-config/list", get(event_invoke_config::list))
+        .route(
+            "/2021-10-31/functions/{name}/url",
+            get(urls::get).post(urls::create).put(urls::update).delete(urls::delete),
+        )
+        .route("/2021-10-31/functions/{name}/urls", get(urls::list))
         .route("/2016-08-19/account-settings", get(functions::account_settings))
         .route("/2016-08-19/account-settings/", get(functions::account_settings))
+        .route("/2018-10-31/layers", get(layers::list_or_find))
+        .route("/2018-10-31/layers/{name}/versions", get(layers::list_versions).post(layers::publish))
+        .route(
+            "/2018-10-31/layers/{name}/versions/{version}",
+            get(layers::get_version).delete(layers::delete_version),
+        )
         .route("/_flicker/code/{file}", get(functions::download_code))
         .route("/health", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .fallback(error::unknown_operation)
+        .layer(middleware::from_fn_with_state(state.clone(), http_endpoints::serve))
         .layer(middleware::from_fn(add_request_id))
         .with_state(state)
 }
 
 async fn metrics(
-    axum::extract::State(engine): axum::extract::State<Engine>,
+    axum::extract::State(state): axum::extract::State<AppState>,
 ) -> ([(&'static str, &'static str); 1], String) {
-    ([("content-type", "text/plain; version=0.0.4")], engine.render_metrics())
+    let mut text = state.engine.render_metrics();
+    text.push_str(&queue::service(&state).render_metrics());
+    ([("content-type", "text/plain; version=0.0.4")], text)
 }
 
 /// Gives every response an `x-amzn-RequestId` header, as AWS does, unless the handler set

@@ -99,6 +99,10 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("failed to listen on {}", settings.listen))?;
+    let http_routes = match &settings.routes {
+        Some(path) => flicker_http_events::RouteTable::load(path)?,
+        None => flicker_http_events::RouteTable::default(),
+    };
     let sandbox = sandbox::choose(&settings).await?;
     let engine = match Engine::start(engine_settings, sandbox.clone()).await {
         Ok(engine) => engine,
@@ -108,6 +112,19 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
                 .with_context(|| format!("failed to open data directory {}", settings.data_dir.display()));
         }
     };
+    let queues =
+        match flicker_queue::QueueService::open(&settings.data_dir, &settings.region, &settings.account_id)
+            .await
+        {
+            Ok(queues) => queues,
+            Err(err) => {
+                engine.shutdown();
+                sandbox.shutdown();
+                return Err(err).with_context(|| {
+                    format!("failed to open the queues in data directory {}", settings.data_dir.display())
+                });
+            }
+        };
     let event_settings =
         flicker_events::EventSettings { retry_scale: settings.async_retry_scale, ..Default::default() };
     let events = match flicker_events::Events::start(engine.clone(), event_settings).await {
@@ -118,14 +135,27 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
             return Err(err).context("failed to open the asynchronous event journal");
         }
     };
+    events.set_queue_target(std::sync::Arc::new(queues.clone()));
     let address = listener.local_addr()?;
     info!(%address, data_dir = %settings.data_dir.display(), region = %settings.region, "Flicker listening on http://{address}");
 
-    let router =
-        flicker_api::router(flicker_api::AppState { engine: engine.clone(), events: events.clone() });
+    if !http_routes.routes().is_empty() {
+        info!(
+            routes = http_routes.routes().len(),
+            "HTTP routes served under http://{address}{}",
+            flicker_api::ROUTES_PREFIX
+        );
+    }
+    let state = flicker_api::AppState {
+        engine: engine.clone(),
+        http_routes: std::sync::Arc::new(http_routes),
+        queues,
+        events: events.clone(),
+    };
+    let router = flicker_api::router(state);
     let stopping = engine.clone();
     let stopping_events = events.clone();
-    axum::serve(listener, router)
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             wait_for_signal().await;
             info!("stopping: shutting down environments");

@@ -79,6 +79,10 @@ pub struct ServeArgs {
     /// are 60 and 120 seconds as in Lambda; 0.01 makes them 0.6 and 1.2 seconds [default: 1].
     #[arg(long, env = "FLICKER_ASYNC_RETRY_SCALE", value_name = "FACTOR")]
     pub async_retry_scale: Option<f64>,
+    /// TOML file of HTTP routes served under /routes, one `[[route]]` table with `method`,
+    /// `path`, `function` and `payload_format` each [default: no routes].
+    #[arg(long, env = "FLICKER_ROUTES", value_name = "FILE")]
+    pub routes: Option<PathBuf>,
 }
 
 /// The `--sandbox` values.
@@ -123,6 +127,7 @@ struct FileSettings {
     network: Option<NetworkSetting>,
     cpu_limit: Option<CpuLimitSetting>,
     async_retry_scale: Option<f64>,
+    routes: Option<PathBuf>,
 }
 
 /// The settings in force.
@@ -142,6 +147,8 @@ pub struct Settings {
     pub cpu_limit: CpuLimitSetting,
     /// Factor applied to the retry delays of asynchronous invocations.
     pub async_retry_scale: f64,
+    /// The HTTP routes file, if any.
+    pub routes: Option<PathBuf>,
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
@@ -182,6 +189,7 @@ impl ServeArgs {
                 .async_retry_scale
                 .or(file.async_retry_scale)
                 .unwrap_or(DEFAULT_ASYNC_RETRY_SCALE),
+            routes: self.routes.or(file.routes),
         };
         settings.validate()?;
         Ok(settings)
@@ -230,6 +238,7 @@ mod tests {
             network: None,
             cpu_limit: None,
             async_retry_scale: None,
+            routes: None,
         }
     }
 

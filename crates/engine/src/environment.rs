@@ -2,7 +2,7 @@
 //! Runtime API served and its output read, and then handed one invocation at a time.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -102,7 +102,7 @@ impl Launcher {
         let host = HostDirs {
             task_root: version.task_root.clone(),
             runtime_dir: self.runtime_root.join(runtime_dir_name(version.runtime.language())),
-            opt_dir: self.empty_opt.clone(),
+            opt_dir: version.opt_dir.clone(),
         };
         let layout = self.sandbox.layout(&host);
         let stream: Arc<str> = log_stream_name(&version.config.version, &id).into();
@@ -192,6 +192,11 @@ impl Launcher {
                     "/lib64:/usr/lib64:{runtime_dir}:{runtime_dir}/lib:{task_root}:{task_root}/lib:{opt}/lib"
                 ),
             );
+        }
+        if version.runtime.language() == Language::Python && layout.opt_dir != Path::new("/opt") {
+            // The Python runtime client looks for layers under /opt, as AWS's does, unless the
+            // sandbox mounts them elsewhere.
+            set("FLICKER_OPT_DIR", opt.clone());
         }
         if version.runtime.language() == Language::Node {
             set(

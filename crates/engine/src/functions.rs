@@ -63,12 +63,12 @@ pub struct AccountUsage {
 /// Total code storage reported as the account limit, as AWS's default of 75 GB.
 const TOTAL_CODE_SIZE_LIMIT: u64 = 80_530_636_800;
 
-fn internal(what: &str, err: impl std::fmt::Display) -> ApiError {
+pub(crate) fn internal(what: &str, err: impl std::fmt::Display) -> ApiError {
     error!(error = %err, "{what} failed");
     ApiError::service(format!("{what} failed: {err}"))
 }
 
-fn decode_zip(zip_base64: &str) -> Result<Vec<u8>, ApiError> {
+pub(crate) fn decode_zip(zip_base64: &str) -> Result<Vec<u8>, ApiError> {
     base64::engine::general_purpose::STANDARD.decode(zip_base64).map_err(|_| {
         ApiError::invalid_parameter(
             "Could not unzip uploaded file. Please check your file, then try to upload again.",
@@ -151,8 +151,9 @@ impl Engine {
         })
         .await
         .map_err(|e| internal("unpacking the code", e))??;
+        let opt_dir = self.prepare_opt(&config.layers).await?;
         let function_arn = self.arn(&config.name);
-        Ok(FunctionVersion { config, runtime, interpreter, task_root, function_arn })
+        Ok(FunctionVersion { config, runtime, interpreter, task_root, opt_dir, function_arn })
     }
 
     /// Stores a new code blob and returns what it contains.
@@ -232,8 +233,15 @@ impl Engine {
         if self.read_functions().contains_key(&reference.name) {
             return Err(function_exists(&reference.name));
         }
+        let layers = self
+            .resolve_layers(request.layers.as_deref().unwrap_or_default(), package::unzipped_size(&zip)?)
+            .await?;
         let package = self.store_package(zip).await?;
-        package.check_handler(&runtime, &handler)?;
+        // A layer may provide the handler's file, as in Lambda, so only a function without
+        // layers must have it in its code.
+        if layers.is_empty() {
+            package.check_handler(&runtime, &handler)?;
+        }
 
         let config = FunctionConfig {
             name: reference.name.clone(),
@@ -252,6 +260,7 @@ impl Engine {
             revision_id: uuid::Uuid::new_v4().to_string(),
             version: "$LATEST".to_string(),
             dead_letter_target,
+            layers,
         };
         let version = self.prepare_version(config.clone()).await?;
         self.inner.store.create_function(&config).map_err(|e| match e {
@@ -325,6 +334,7 @@ impl Engine {
         check_revision(&config, request.revision_id.as_deref())?;
         // Unlike CreateFunction, the update does not check the handler against the new code,
         // so that a module can be renamed by updating the code and then the handler.
+        crate::layers::check_total_size(&config.layers, package::unzipped_size(&zip)?)?;
         let package = self.store_package(zip).await?;
 
         config.code_sha256 = package.sha256_base64.clone();
@@ -383,6 +393,9 @@ impl Engine {
             config.dead_letter_target =
                 event_invoke::dead_letter_target(dead_letter.target_arn.as_deref().unwrap_or(""))?;
         }
+        if let Some(arns) = &request.layers {
+            config.layers = self.resolve_layers(arns, self.code_unzipped_size(&config).await?).await?;
+        }
         let runtime = RuntimeId::parse(&config.runtime)?;
         self.inner.catalog.resolve(&runtime)?;
         new_revision(&mut config);
@@ -417,6 +430,7 @@ impl Engine {
             .store
             .delete_function(&reference.name, None)
             .map_err(|e| internal("deleting the function", e))?;
+        self.delete_function_urls(&reference.name)?;
         if let Some(pool) = self.write_functions().remove(&reference.name) {
             pool.retire();
         }
@@ -456,7 +470,7 @@ impl Engine {
     }
 }
 
-fn missing(field: &str) -> ApiError {
+pub(crate) fn missing(field: &str) -> ApiError {
     ApiError::invalid_parameter(format!("{field} is required."))
 }
 

@@ -6,11 +6,14 @@ mod environment;
 mod events;
 mod functions;
 mod invoke;
+mod layers;
 mod logs;
 mod metrics;
+mod opt;
 mod package;
 mod pool;
 mod runtimes;
+mod urls;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,7 +23,7 @@ use std::time::Duration;
 
 use flicker_model::{FunctionConfig, RuntimeId};
 use flicker_sandbox::Sandbox;
-use flicker_store::{BlobStore, SqliteStore, Store, StoreError};
+use flicker_store::{BlobStore, LayerStore, SqliteLayerStore, SqliteStore, Store, StoreError};
 use tracing::{info, warn};
 
 use environment::{Launcher, Registry};
@@ -29,9 +32,11 @@ use pool::Pool;
 pub use events::{AcceptFuture, AcceptedEvent, EventSink};
 pub use functions::{AccountSettings, FunctionDetails, FunctionList};
 pub use invoke::{InvocationType, InvokeRequest, InvokeResponse};
+pub use layers::LayerVersionDetails;
 pub use logs::LogStore;
 pub use metrics::Metrics;
 pub use runtimes::{Interpreter, RuntimeCatalog};
+pub use urls::url_path;
 
 /// The runtime clients by path under the runtime directory, embedded so that the binary is
 /// all a deployment needs.
@@ -82,6 +87,8 @@ pub(crate) struct FunctionVersion {
     pub runtime: RuntimeId,
     pub interpreter: Option<Interpreter>,
     pub task_root: PathBuf,
+    /// The merged layers mounted at `/opt`.
+    pub opt_dir: PathBuf,
     /// The unqualified function ARN.
     pub function_arn: String,
 }
@@ -95,6 +102,8 @@ pub struct Engine {
 struct Inner {
     settings: EngineSettings,
     store: Box<dyn Store>,
+    /// Layer versions, on a connection of their own to the same SQLite file.
+    layer_store: Box<dyn LayerStore>,
     blobs: BlobStore,
     catalog: RuntimeCatalog,
     /// The `$LATEST` pool of each function by name. Replaced, never mutated in place, when the
@@ -110,6 +119,8 @@ struct Inner {
     metrics: Metrics,
     /// Where `Event` invocations go once set; until then they wait in memory.
     event_sink: OnceLock<Arc<dyn events::EventSink>>,
+    /// Function URL configurations by URL id; the lock is never held across an await.
+    urls: RwLock<urls::UrlTable>,
     /// An exclusive lock on the data directory, held while the engine runs.
     _data_dir_lock: nix::fcntl::Flock<std::fs::File>,
 }
@@ -168,6 +179,7 @@ impl Engine {
         prepare_dir(&empty_opt)?;
 
         let store = Box::new(SqliteStore::open(&data_dir.join("flicker.db"))?);
+        let layer_store = Box::new(SqliteLayerStore::open(&data_dir.join("flicker.db"))?);
         let blobs = BlobStore::open(&data_dir.join("code"))?;
         let logs = LogStore::start(&data_dir.join("logs"), settings.log_file_bytes)
             .map_err(|source| StartEngineError::DataDir { path: data_dir.join("logs"), source })?;
@@ -188,6 +200,7 @@ impl Engine {
             inner: Arc::new(Inner {
                 settings,
                 store,
+                layer_store,
                 blobs,
                 catalog,
                 functions: RwLock::new(HashMap::new()),
@@ -198,10 +211,12 @@ impl Engine {
                 event_bytes: AtomicUsize::new(0),
                 metrics: Metrics::default(),
                 event_sink: OnceLock::new(),
+                urls: RwLock::new(HashMap::new()),
                 _data_dir_lock: data_dir_lock,
             }),
         };
         engine.load_functions().await?;
+        engine.load_urls()?;
         engine.spawn_reaper();
         Ok(engine)
     }
@@ -235,7 +250,8 @@ impl Engine {
             &self.inner.settings.account_id,
             &config.name,
         );
-        FunctionVersion { config, runtime, interpreter: None, task_root, function_arn }
+        let opt_dir = self.inner.launcher.empty_opt.clone();
+        FunctionVersion { config, runtime, interpreter: None, task_root, opt_dir, function_arn }
     }
 
     fn spawn_reaper(&self) {

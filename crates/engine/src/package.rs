@@ -17,6 +17,8 @@ pub struct PackageInfo {
     /// Base64 of the raw SHA-256, as `CodeSha256` is sent.
     pub sha256_base64: String,
     pub size: u64,
+    /// Sum of the uncompressed sizes the archive declares.
+    pub unzipped_size: u64,
     files: HashSet<String>,
 }
 
@@ -24,6 +26,17 @@ fn unzip_error() -> ApiError {
     ApiError::invalid_parameter(
         "Could not unzip uploaded file. Please check your file, then try to upload again.",
     )
+}
+
+/// Sums the uncompressed sizes that the zip's directory declares.
+pub fn unzipped_size(zip: &[u8]) -> Result<u64, ApiError> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(zip)).map_err(|_| unzip_error())?;
+    let mut total = 0u64;
+    for index in 0..archive.len() {
+        let entry = archive.by_index_raw(index).map_err(|_| unzip_error())?;
+        total = total.saturating_add(entry.size());
+    }
+    Ok(total)
 }
 
 /// Reads the zip's directory and checks the size limits.
@@ -55,6 +68,7 @@ pub fn inspect(zip: &[u8]) -> Result<PackageInfo, ApiError> {
         sha256_hex: hex(&digest),
         sha256_base64: base64::engine::general_purpose::STANDARD.encode(digest),
         size: zip.len() as u64,
+        unzipped_size,
         files,
     })
 }

@@ -39,6 +39,39 @@ pub trait QueueTarget: Send + Sync {
     fn queue_exists(&self, queue_arn: &str) -> bool;
 }
 
+/// The built-in queue service as a record target.
+impl QueueTarget for flicker_queue::QueueService {
+    fn send_message(
+        &self,
+        queue_arn: &str,
+        body: String,
+        attributes: Vec<MessageAttribute>,
+    ) -> SendFuture<'_> {
+        let attributes = attributes
+            .into_iter()
+            .map(|attribute| {
+                let value = flicker_queue::MessageAttributeValue {
+                    data_type: attribute.data_type,
+                    string_value: Some(attribute.string_value),
+                    binary_value: None,
+                };
+                (attribute.name, value)
+            })
+            .collect();
+        let queue_arn = queue_arn.to_string();
+        Box::pin(async move {
+            flicker_queue::QueueService::send_message(self, &queue_arn, body, attributes)
+                .await
+                .map(|_| ())
+                .map_err(|err| err.to_string())
+        })
+    }
+
+    fn queue_exists(&self, queue_arn: &str) -> bool {
+        self.queue_exists_by_arn(queue_arn)
+    }
+}
+
 impl Events {
     /// Sends a body to a function or queue ARN, counting and logging a failure.
     pub(crate) async fn send_to_target(

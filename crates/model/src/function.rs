@@ -4,6 +4,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::arn::function_arn;
+use crate::layer::{FunctionLayer, FunctionLayerResponse};
 
 /// The configuration of one function version, as Flicker stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +31,9 @@ pub struct FunctionConfig {
     /// `DeadLetterConfig.TargetArn`: where failed asynchronous events go.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_letter_target: Option<String>,
+    /// The layer versions merged into `/opt`, in order.
+    #[serde(default)]
+    pub layers: Vec<FunctionLayer>,
 }
 
 impl FunctionConfig {
@@ -68,6 +72,8 @@ impl FunctionConfig {
                 .dead_letter_target
                 .clone()
                 .map(|target_arn| DeadLetterConfig { target_arn: Some(target_arn) }),
+            layers: (!self.layers.is_empty())
+                .then(|| self.layers.iter().map(FunctionLayer::to_wire).collect()),
         }
     }
 }
@@ -111,6 +117,9 @@ pub struct FunctionConfiguration {
     pub ephemeral_storage: EphemeralStorage,
     pub snap_start: SnapStartResponse,
     pub logging_config: LoggingConfig,
+    /// Absent when the function uses no layers, as AWS sends it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers: Option<Vec<FunctionLayerResponse>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dead_letter_config: Option<DeadLetterConfig>,
 }

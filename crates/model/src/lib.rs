@@ -5,9 +5,11 @@ pub mod arn;
 pub mod error;
 pub mod event_invoke;
 pub mod function;
+pub mod layer;
 pub mod limits;
 pub mod runtime;
 pub mod time;
+pub mod url;
 pub mod validate;
 
 pub use arn::{FunctionRef, Qualifier};

@@ -3,7 +3,7 @@
 use crate::ApiError;
 
 /// The identifiers AWS accepts for new functions, in the order of its validation message.
-const AWS_CREATABLE: &[&str] = &[
+pub const AWS_CREATABLE: &[&str] = &[
     "nodejs20.x",
     "python3.14",
     "provided.al2023",
@@ -32,7 +32,7 @@ const AWS_CREATABLE: &[&str] = &[
 ];
 
 /// Identifiers of the API model that AWS no longer accepts for new functions.
-const AWS_DEPRECATED: &[&str] = &[
+pub const AWS_DEPRECATED: &[&str] = &[
     "nodejs",
     "nodejs4.3",
     "nodejs6.10",

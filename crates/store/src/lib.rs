@@ -3,13 +3,18 @@
 //! on HTTP or on running functions.
 
 mod blobs;
+mod layers;
+mod queue;
 mod sqlite;
 
 use std::path::PathBuf;
 
+use flicker_model::url::UrlConfig;
 use flicker_model::FunctionConfig;
 
 pub use blobs::BlobStore;
+pub use layers::{LayerStore, SqliteLayerStore};
+pub use queue::{QueueStore, ReceiveUpdate, SqliteQueueStore, StoredMessage, StoredQueue};
 pub use sqlite::SqliteStore;
 
 /// Why a store operation failed.
@@ -39,6 +44,13 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// a stored function URL configuration is not valid JSON
+    #[error("stored URL configuration {url_id} is corrupt")]
+    CorruptUrl {
+        url_id: String,
+        #[source]
+        source: serde_json::Error,
+    },
     /// a function with that name exists already
     #[error("function {0} exists already")]
     AlreadyExists(String),
@@ -58,4 +70,17 @@ pub trait Store: Send + Sync {
     /// Deletes one version of a function, or all of them when `version` is `None`.
     /// Returns how many versions were deleted.
     fn delete_function(&self, name: &str, version: Option<&str>) -> Result<usize, StoreError>;
+
+    /// Inserts or replaces the URL configuration of a function and qualifier.
+    fn put_url_config(&self, config: &UrlConfig) -> Result<(), StoreError>;
+
+    /// Every function URL configuration.
+    fn load_url_configs(&self) -> Result<Vec<UrlConfig>, StoreError>;
+
+    /// Deletes the URL configuration of a function and qualifier (`None` for the unqualified
+    /// function). Returns whether one existed.
+    fn delete_url_config(&self, function_name: &str, qualifier: Option<&str>) -> Result<bool, StoreError>;
+
+    /// Deletes every URL configuration of a function. Returns how many were deleted.
+    fn delete_function_urls(&self, function_name: &str) -> Result<usize, StoreError>;
 }

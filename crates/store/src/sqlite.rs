@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use flicker_model::url::UrlConfig;
 use flicker_model::FunctionConfig;
 use rusqlite::{params, Connection, ErrorCode};
 
@@ -19,6 +20,13 @@ CREATE TABLE IF NOT EXISTS function_versions (
     version TEXT NOT NULL,
     config TEXT NOT NULL,
     PRIMARY KEY (name, version)
+);
+CREATE TABLE IF NOT EXISTS function_urls (
+    function_name TEXT NOT NULL,
+    qualifier TEXT NOT NULL,
+    url_id TEXT NOT NULL UNIQUE,
+    config TEXT NOT NULL,
+    PRIMARY KEY (function_name, qualifier)
 );
 ";
 
@@ -94,6 +102,48 @@ impl Store for SqliteStore {
         };
         Ok(deleted)
     }
+
+    fn put_url_config(&self, config: &UrlConfig) -> Result<(), StoreError> {
+        let json = serde_json::to_string(config).expect("a URL configuration serializes");
+        // The unqualified URL is stored under the empty qualifier, because a NULL would not
+        // take part in the primary key.
+        self.lock().execute(
+            "INSERT OR REPLACE INTO function_urls (function_name, qualifier, url_id, config) \
+             VALUES (?1, ?2, ?3, ?4)",
+            params![config.function_name, config.qualifier.as_deref().unwrap_or(""), config.url_id, json],
+        )?;
+        Ok(())
+    }
+
+    fn load_url_configs(&self) -> Result<Vec<UrlConfig>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare("SELECT url_id, config FROM function_urls ORDER BY function_name, qualifier")?;
+        let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
+        let mut configs = Vec::new();
+        for row in rows {
+            let (url_id, json) = row?;
+            let config =
+                serde_json::from_str(&json).map_err(|source| StoreError::CorruptUrl { url_id, source })?;
+            configs.push(config);
+        }
+        Ok(configs)
+    }
+
+    fn delete_url_config(&self, function_name: &str, qualifier: Option<&str>) -> Result<bool, StoreError> {
+        let deleted = self.lock().execute(
+            "DELETE FROM function_urls WHERE function_name = ?1 AND qualifier = ?2",
+            params![function_name, qualifier.unwrap_or("")],
+        )?;
+        Ok(deleted > 0)
+    }
+
+    fn delete_function_urls(&self, function_name: &str) -> Result<usize, StoreError> {
+        let deleted = self
+            .lock()
+            .execute("DELETE FROM function_urls WHERE function_name = ?1", params![function_name])?;
+        Ok(deleted)
+    }
 }
 
 #[cfg(test)]
@@ -118,6 +168,7 @@ mod tests {
             revision_id: "r1".into(),
             version: "$LATEST".into(),
             dead_letter_target: None,
+            layers: Vec::new(),
         }
     }
 
@@ -142,6 +193,38 @@ mod tests {
 
         let reopened = SqliteStore::open(&path).unwrap();
         assert_eq!(reopened.load_functions().unwrap(), vec![changed]);
+    }
+
+    fn url(function_name: &str, qualifier: Option<&str>, url_id: &str) -> UrlConfig {
+        UrlConfig {
+            function_name: function_name.into(),
+            qualifier: qualifier.map(str::to_string),
+            url_id: url_id.into(),
+            auth_type: "NONE".into(),
+            cors: None,
+            invoke_mode: "BUFFERED".into(),
+            invoke_mode_given: false,
+            creation_time: "2026-12-04T10:00:00.000000Z".into(),
+            last_modified_time: "2026-12-04T10:00:00.000000Z".into(),
+        }
+    }
+
+    #[test]
+    fn url_configs_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let store = SqliteStore::open(&path).unwrap();
+        store.put_url_config(&url("a", None, "id1")).unwrap();
+        store.put_url_config(&url("a", Some("live"), "id2")).unwrap();
+        store.put_url_config(&url("b", None, "id3")).unwrap();
+        assert!(store.delete_url_config("b", None).unwrap());
+        assert!(!store.delete_url_config("b", None).unwrap());
+        drop(store);
+
+        let reopened = SqliteStore::open(&path).unwrap();
+        let ids: Vec<String> = reopened.load_url_configs().unwrap().into_iter().map(|c| c.url_id).collect();
+        assert_eq!(ids, ["id1", "id2"]);
+        assert_eq!(reopened.delete_function_urls("a").unwrap(), 2);
     }
 
     #[test]
