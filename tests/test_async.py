@@ -470,3 +470,35 @@ def test_dead_letter_config_round_trip(async_server, function_name, tmp_path):
     )
     assert (status, code) == (400, "ValidationException")
     assert "Value 'queue' at 'deadLetterConfig.targetArn'" in message
+
+
+def test_event_payload_limits(async_server, function_name, tmp_path):
+    client = async_server.client()
+    make_function(client, function_name, RECORDER, tmp_path / "out")
+    too_large = json.dumps({"pad": "x" * (1024 * 1024)}).encode()
+    with pytest.raises(ClientError) as error:
+        client.invoke(FunctionName=function_name, InvocationType="Event", Payload=too_large)
+    assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+    assert error.value.response["Error"]["Code"] == "RequestTooLargeException"
+
+    with pytest.raises(ClientError) as error:
+        client.invoke_async(FunctionName=function_name, InvokeArgs=json.dumps({"pad": "x" * 300_000}).encode())
+    assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+    assert error.value.response["Error"]["Code"] == "RequestTooLargeException"
+
+    with pytest.raises(ClientError) as error:
+        client.invoke(FunctionName=function_name, InvocationType="Event", Payload=b"{not json")
+    assert error.value.response["Error"]["Code"] == "InvalidRequestContentException"
+
+    near_limit = json.dumps({"pad": "x" * (1000 * 1024)}).encode()
+    request_id = invoke_event_raw(client, function_name, near_limit)
+    [call] = wait_for_calls(tmp_path / "out", 1)
+    assert call["request_id"] == request_id
+    assert len(call["event"]["pad"]) == 1000 * 1024
+    assert metric(async_server, "flicker_async_events_accepted_total") == 1
+
+
+def invoke_event_raw(client, name, payload):
+    response = client.invoke(FunctionName=name, InvocationType="Event", Payload=payload)
+    assert response["StatusCode"] == 202
+    return response["ResponseMetadata"]["RequestId"]
