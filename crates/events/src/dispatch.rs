@@ -36,8 +36,20 @@ impl FunctionQueue {
 enum Ending {
     /// `invocations` counts the runs of the event, `last` is the result of the last run.
     Finished { condition: Condition, invocations: u32, last: Option<InvokeResponse> },
-    /// The function no longer exists.
+    /// No outcome: the function no longer exists, or the server is stopping.
     Dropped,
+}
+
+/// The result of one run of an event.
+enum Attempt {
+    /// A concurrency limit rejected the run; it does not count as an attempt.
+    Throttled,
+    FunctionGone,
+    Ran(InvokeResponse),
+}
+
+fn finished(condition: Condition, invocations: u32, last: Option<InvokeResponse>) -> Ending {
+    Ending::Finished { condition, invocations, last }
 }
 
 impl Events {
@@ -73,65 +85,64 @@ impl Events {
             let config = self.config_for(&event.function_name, event.qualifier.as_deref());
             let expires_ms = event.accepted_ms + i64::from(config.event_age_seconds()) * 1000;
             if now_ms() >= expires_ms {
-                return Ending::Finished {
-                    condition: Condition::EventAgeExceeded,
-                    invocations: attempts,
-                    last,
-                };
+                return finished(Condition::EventAgeExceeded, attempts, last);
             }
             if self.inner.engine.reserved_concurrency_of(&event.function_name) == Some(0) {
                 // NOTE: Lambda's condition for events of a function with no reserved
                 // concurrency is not documented; RetriesExhausted is an assumption.
-                return Ending::Finished {
-                    condition: Condition::RetriesExhausted,
-                    invocations: attempts,
-                    last,
-                };
+                return finished(Condition::RetriesExhausted, attempts, last);
             }
-
             if self.stopping() {
                 return Ending::Dropped;
             }
-            let result = {
-                let _permit = queue.permits.acquire().await;
-                let payload = event.payload.clone();
-                let context = event.client_context.clone();
-                self.inner.engine.invoke_event(&function, &event.request_id, payload, context).await
-            };
-            let response = match result {
-                Err(err) if err.status == 429 => {
+
+            let response = match self.attempt(&function, event, &queue).await {
+                Attempt::Throttled => {
                     increment(&self.inner.metrics.throttled);
                     sleep_until_or(throttle_wait, expires_ms).await;
                     throttle_wait = (throttle_wait * 2).min(THROTTLE_MAX_WAIT);
                     continue;
                 }
-                Err(err) if err.code == "ResourceNotFoundException" => {
-                    warn!(error = %err, "the function of an asynchronous event no longer exists; the event is dropped");
-                    return Ending::Dropped;
-                }
-                Err(err) => service_failure(&err),
-                Ok(response) => response,
+                Attempt::FunctionGone => return Ending::Dropped,
+                Attempt::Ran(response) => response,
             };
             throttle_wait = THROTTLE_FIRST_WAIT;
             attempts += 1;
             if response.function_error.is_none() {
-                let last = Some(response);
-                return Ending::Finished { condition: Condition::Success, invocations: attempts, last };
+                return finished(Condition::Success, attempts, Some(response));
             }
             if attempts > config.retry_attempts() {
-                let last = Some(response);
-                return Ending::Finished {
-                    condition: Condition::RetriesExhausted,
-                    invocations: attempts,
-                    last,
-                };
+                return finished(Condition::RetriesExhausted, attempts, Some(response));
             }
+
             increment(&self.inner.metrics.retried);
             self.inner.journal.record_attempts(event.seq, attempts);
             let delay = self.retry_delay(attempts);
             debug!(attempts, delay_ms = delay.as_millis() as u64, "retrying after a function error");
             last = Some(response);
             sleep_until_or(delay, expires_ms).await;
+        }
+    }
+
+    /// Runs the event once, in one of its function's slots.
+    async fn attempt(&self, function: &FunctionRef, event: &StoredEvent, queue: &FunctionQueue) -> Attempt {
+        let result = {
+            let _permit = queue.permits.acquire().await;
+            let payload = event.payload.clone();
+            let context = event.client_context.clone();
+            self.inner.engine.invoke_event(function, &event.request_id, payload, context).await
+        };
+        match result {
+            Ok(response) => Attempt::Ran(response),
+            Err(err) if err.status == 429 => Attempt::Throttled,
+            Err(err) if err.code == "ResourceNotFoundException" => {
+                warn!(error = %err, "the function of an asynchronous event no longer exists; the event is dropped");
+                Attempt::FunctionGone
+            }
+            Err(err) => {
+                warn!(error = %err, "an asynchronous event could not run; it counts as a failed attempt");
+                Attempt::Ran(service_failure(&err))
+            }
         }
     }
 
