@@ -3,6 +3,7 @@
 //! on HTTP or on running functions.
 
 mod blobs;
+mod schedules;
 mod sqlite;
 
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 use flicker_model::FunctionConfig;
 
 pub use blobs::BlobStore;
+pub use schedules::{ScheduleRuleRecord, ScheduleStore, ScheduleTargetRecord};
 pub use sqlite::SqliteStore;
 
 /// Why a store operation failed.

@@ -1,0 +1,67 @@
+//! Schedule rules defined in the server's TOML file (`[[schedules]]`), applied at start-up
+//! through the same operations as the API.
+
+use serde::Deserialize;
+
+use super::error::ScheduleError;
+use super::service::{PutRuleRequest, Schedules, Target};
+
+/// The id of the one target of a rule from the configuration file.
+pub const CONFIGURED_TARGET_ID: &str = "configured";
+
+/// One `[[schedules]]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfiguredSchedule {
+    /// The rule name.
+    pub name: String,
+    /// `rate(...)` or `cron(...)`.
+    pub expression: String,
+    /// A function name or ARN.
+    pub function: String,
+    /// JSON text sent instead of the "Scheduled Event".
+    pub input: Option<String>,
+}
+
+impl Schedules {
+    /// Creates or updates each configured rule, enabled, with one target. A rule whose
+    /// expression is unchanged keeps its last tick, so a restart does not restart its rate.
+    pub async fn apply_configured(&self, schedules: &[ConfiguredSchedule]) -> Result<(), ScheduleError> {
+        for schedule in schedules {
+            self.apply_one(schedule).await.map_err(|err| {
+                ScheduleError::Validation(format!("invalid schedule {} in the settings file: {err}", schedule.name))
+            })?;
+        }
+        Ok(())
+    }
+
+    async fn apply_one(&self, schedule: &ConfiguredSchedule) -> Result<(), ScheduleError> {
+        let request = PutRuleRequest {
+            name: schedule.name.clone(),
+            schedule_expression: Some(schedule.expression.clone()),
+            state: Some("ENABLED".into()),
+            description: Some("Defined in the settings file".into()),
+            ..PutRuleRequest::default()
+        };
+        self.put_rule(request).await?;
+        let target = Target {
+            id: CONFIGURED_TARGET_ID.into(),
+            arn: self.function_arn(&schedule.function),
+            input: schedule.input.clone(),
+            input_path: None,
+        };
+        let failed = self.put_targets(&schedule.name, None, vec![target]).await?;
+        match failed.into_iter().next() {
+            Some(entry) => Err(ScheduleError::Validation(entry.error_message)),
+            None => Ok(()),
+        }
+    }
+
+    fn function_arn(&self, function: &str) -> String {
+        if function.starts_with("arn:") {
+            return function.to_string();
+        }
+        let settings = self.inner.engine.settings();
+        format!("arn:aws:lambda:{}:{}:function:{function}", settings.region, settings.account_id)
+    }
+}
