@@ -3,6 +3,7 @@
 //! results to AWS's wire shapes; they hold no business logic.
 
 mod error;
+mod events;
 mod functions;
 mod invoke;
 mod protocols;
@@ -22,6 +23,7 @@ pub use error::WireError;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
+    pub schedules: flicker_triggers::schedule::Schedules,
 }
 
 impl FromRef<AppState> for Engine {

@@ -6,6 +6,7 @@ mod settings;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use flicker_engine::{Engine, EngineSettings};
+use flicker_triggers::schedule::{ScheduleSettings, Schedules};
 use tracing::info;
 
 /// A self-hosted function platform that speaks the AWS Lambda API.
@@ -111,12 +112,17 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     info!(%address, data_dir = %settings.data_dir.display(), region = %settings.region, "Flicker listening on http://{address}");
 
-    let router = flicker_api::router(flicker_api::AppState { engine: engine.clone() });
+    let schedule_settings = ScheduleSettings { rate_minute: settings.schedule_rate_unit };
+    let schedules = Schedules::start(engine.clone(), schedule_settings).await?;
+    schedules.apply_configured(&settings.schedules).await?;
+
+    let router = flicker_api::router(flicker_api::AppState { engine: engine.clone(), schedules: schedules.clone() });
     let stopping = engine.clone();
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             wait_for_signal().await;
             info!("stopping: shutting down environments");
+            schedules.shutdown();
             stopping.shutdown();
         })
         .await

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use super::error::ScheduleError;
+use super::expression::ScheduleExpression;
 use super::service::{PutRuleRequest, Schedules, Target};
 
 /// The id of the one target of a rule from the configuration file.
@@ -21,6 +22,22 @@ pub struct ConfiguredSchedule {
     pub function: String,
     /// JSON text sent instead of the "Scheduled Event".
     pub input: Option<String>,
+}
+
+impl ConfiguredSchedule {
+    /// Checks the rule name and the expression, so that a bad settings file stops the server
+    /// before it starts anything.
+    pub fn validate(&self) -> Result<(), ScheduleError> {
+        let invalid =
+            |err: String| ScheduleError::Validation(format!("invalid schedule {} in the settings file: {err}", self.name));
+        super::validate::check_name(&self.name, "name").map_err(|err| invalid(err.to_string()))?;
+        ScheduleExpression::parse(&self.expression).map_err(|err| invalid(err.to_string()))?;
+        if let Some(input) = &self.input {
+            serde_json::from_str::<serde::de::IgnoredAny>(input)
+                .map_err(|err| invalid(format!("input is not valid JSON text: {err}")))?;
+        }
+        Ok(())
+    }
 }
 
 impl Schedules {

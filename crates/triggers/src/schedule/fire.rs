@@ -120,6 +120,10 @@ fn target_payload(target: &Target, event: &serde_json::Value) -> Bytes {
 
 /// Starts an `Event` invocation of each target; failures are logged.
 fn fire(inner: &Arc<Inner>, due: DueTick) {
+    if due.targets.is_empty() {
+        debug!(rule = %due.rule, time = %due.tick, "schedule rule ticked without targets");
+        return;
+    }
     info!(rule = %due.rule, time = %due.tick, targets = due.targets.len(), "schedule rule fired");
     let event = scheduled_event(inner, &due.rule, due.tick);
     for target in due.targets {

@@ -260,9 +260,9 @@ impl Schedules {
                 ))
             }
         };
-        if request.description.as_ref().is_some_and(|text| text.chars().count() > 512) {
+        if let Some(description) = request.description.as_ref().filter(|text| text.chars().count() > 512) {
             return Err(super::error::constraint(
-                "...",
+                description,
                 "description",
                 "Member must have length less than or equal to 512",
             ));
