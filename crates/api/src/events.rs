@@ -5,7 +5,9 @@
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use flicker_triggers::schedule::{FailedEntry, PutRuleRequest, RuleDescription, ScheduleError, Schedules, Target};
+use flicker_triggers::schedule::{
+    FailedEntry, PutRuleRequest, RuleDescription, ScheduleError, Schedules, Target,
+};
 use http_body_util::{BodyExt, Limited};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -31,11 +33,10 @@ fn ok(body: Value) -> Response {
     (StatusCode::OK, [("content-type", CONTENT_TYPE)], body.to_string()).into_response()
 }
 
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ScheduleError> {
     let body = if body.is_empty() { b"{}".as_slice() } else { body };
-    serde_json::from_slice(body).map_err(|err| {
-        error_response(StatusCode::BAD_REQUEST, "ValidationException", &format!("Invalid request body: {err}"))
-    })
+    serde_json::from_slice(body)
+        .map_err(|err| ScheduleError::Validation(format!("Invalid request body: {err}")))
 }
 
 #[derive(Deserialize)]
@@ -164,7 +165,53 @@ fn split_targets(bodies: Vec<TargetBody>) -> (Vec<Target>, Vec<FailedEntry>) {
     (targets, unsupported)
 }
 
-async fn put_targets(schedules: &Schedules, body: PutTargetsBody) -> Result<Value, ScheduleError> {
+async fn put_rule(schedules: &Schedules, body: &[u8]) -> Result<Value, ScheduleError> {
+    let body: PutRuleBody = parse(body)?;
+    let request = PutRuleRequest {
+        name: body.name,
+        schedule_expression: body.schedule_expression,
+        event_pattern: body.event_pattern,
+        state: body.state,
+        description: body.description,
+        event_bus_name: body.event_bus_name,
+    };
+    let arn = schedules.put_rule(request).await?;
+    Ok(json!({ "RuleArn": arn }))
+}
+
+fn describe_rule(schedules: &Schedules, body: &[u8]) -> Result<Value, ScheduleError> {
+    let body: RuleNameBody = parse(body)?;
+    let rule = schedules.describe_rule(&body.name, body.event_bus_name.as_deref())?;
+    let mut value = rule_json(&rule);
+    value["CreatedBy"] = json!(rule.arn.split(':').nth(4).unwrap_or_default());
+    Ok(value)
+}
+
+fn list_rules(schedules: &Schedules, body: &[u8]) -> Result<Value, ScheduleError> {
+    let body: ListRulesBody = parse(body)?;
+    let (rules, token) = schedules.list_rules(
+        body.name_prefix.as_deref(),
+        body.event_bus_name.as_deref(),
+        body.next_token.as_deref(),
+        body.limit,
+    )?;
+    Ok(with_token(json!({ "Rules": rules.iter().map(rule_json).collect::<Vec<_>>() }), token))
+}
+
+async fn delete_rule(schedules: &Schedules, body: &[u8]) -> Result<Value, ScheduleError> {
+    let body: RuleNameBody = parse(body)?;
+    schedules.delete_rule(&body.name, body.event_bus_name.as_deref()).await?;
+    Ok(json!({}))
+}
+
+async fn set_enabled(schedules: &Schedules, body: &[u8], enabled: bool) -> Result<Value, ScheduleError> {
+    let body: RuleNameBody = parse(body)?;
+    schedules.set_enabled(&body.name, body.event_bus_name.as_deref(), enabled).await?;
+    Ok(json!({}))
+}
+
+async fn put_targets(schedules: &Schedules, body: &[u8]) -> Result<Value, ScheduleError> {
+    let body: PutTargetsBody = parse(body)?;
     let (targets, mut failed) = split_targets(body.targets);
     if !targets.is_empty() || failed.is_empty() {
         failed.extend(schedules.put_targets(&body.rule, body.event_bus_name.as_deref(), targets).await?);
@@ -175,75 +222,38 @@ async fn put_targets(schedules: &Schedules, body: PutTargetsBody) -> Result<Valu
     Ok(failed_json(&failed))
 }
 
-/// Runs one operation on a parsed body.
-async fn run(schedules: &Schedules, operation: &str, body: &[u8]) -> Result<Result<Value, ScheduleError>, Response> {
-    Ok(match operation {
-        "PutRule" => {
-            let body: PutRuleBody = parse(body)?;
-            let request = PutRuleRequest {
-                name: body.name,
-                schedule_expression: body.schedule_expression,
-                event_pattern: body.event_pattern,
-                state: body.state,
-                description: body.description,
-                event_bus_name: body.event_bus_name,
-            };
-            schedules.put_rule(request).await.map(|arn| json!({ "RuleArn": arn }))
-        }
-        "DescribeRule" => {
-            let body: RuleNameBody = parse(body)?;
-            schedules.describe_rule(&body.name, body.event_bus_name.as_deref()).map(|rule| {
-                let mut value = rule_json(&rule);
-                value["CreatedBy"] = json!(rule.arn.split(':').nth(4).unwrap_or_default());
-                value
-            })
-        }
-        "ListRules" => {
-            let body: ListRulesBody = parse(body)?;
-            schedules
-                .list_rules(
-                    body.name_prefix.as_deref(),
-                    body.event_bus_name.as_deref(),
-                    body.next_token.as_deref(),
-                    body.limit,
-                )
-                .map(|(rules, token)| {
-                    with_token(json!({ "Rules": rules.iter().map(rule_json).collect::<Vec<_>>() }), token)
-                })
-        }
-        "DeleteRule" => {
-            let body: RuleNameBody = parse(body)?;
-            schedules.delete_rule(&body.name, body.event_bus_name.as_deref()).await.map(|()| json!({}))
-        }
-        "EnableRule" | "DisableRule" => {
-            let body: RuleNameBody = parse(body)?;
-            let enabled = operation == "EnableRule";
-            schedules.set_enabled(&body.name, body.event_bus_name.as_deref(), enabled).await.map(|()| json!({}))
-        }
-        "PutTargets" => put_targets(schedules, parse(body)?).await,
-        "RemoveTargets" => {
-            let body: RemoveTargetsBody = parse(body)?;
-            schedules
-                .remove_targets(&body.rule, body.event_bus_name.as_deref(), body.ids)
-                .await
-                .map(|failed| failed_json(&failed))
-        }
-        "ListTargetsByRule" => {
-            let body: ListTargetsBody = parse(body)?;
-            schedules
-                .list_targets(&body.rule, body.event_bus_name.as_deref(), body.next_token.as_deref(), body.limit)
-                .map(|(targets, token)| {
-                    with_token(json!({ "Targets": targets.iter().map(target_json).collect::<Vec<_>>() }), token)
-                })
-        }
-        other => {
-            return Err(error_response(
-                StatusCode::BAD_REQUEST,
-                "UnknownOperationException",
-                &format!("This server does not implement {other} of AWSEvents; it serves schedule rules and their targets"),
-            ))
-        }
-    })
+async fn remove_targets(schedules: &Schedules, body: &[u8]) -> Result<Value, ScheduleError> {
+    let body: RemoveTargetsBody = parse(body)?;
+    let failed = schedules.remove_targets(&body.rule, body.event_bus_name.as_deref(), body.ids).await?;
+    Ok(failed_json(&failed))
+}
+
+fn list_targets(schedules: &Schedules, body: &[u8]) -> Result<Value, ScheduleError> {
+    let body: ListTargetsBody = parse(body)?;
+    let (targets, token) = schedules.list_targets(
+        &body.rule,
+        body.event_bus_name.as_deref(),
+        body.next_token.as_deref(),
+        body.limit,
+    )?;
+    Ok(with_token(json!({ "Targets": targets.iter().map(target_json).collect::<Vec<_>>() }), token))
+}
+
+/// Runs one operation, or returns `None` for an operation not served here.
+async fn run(schedules: &Schedules, operation: &str, body: &[u8]) -> Option<Result<Value, ScheduleError>> {
+    let result = match operation {
+        "PutRule" => put_rule(schedules, body).await,
+        "DescribeRule" => describe_rule(schedules, body),
+        "ListRules" => list_rules(schedules, body),
+        "DeleteRule" => delete_rule(schedules, body).await,
+        "EnableRule" => set_enabled(schedules, body, true).await,
+        "DisableRule" => set_enabled(schedules, body, false).await,
+        "PutTargets" => put_targets(schedules, body).await,
+        "RemoveTargets" => remove_targets(schedules, body).await,
+        "ListTargetsByRule" => list_targets(schedules, body),
+        _ => return None,
+    };
+    Some(result)
 }
 
 /// Serves one `AWSEvents.OPERATION` request.
@@ -259,8 +269,14 @@ pub(crate) async fn dispatch(schedules: &Schedules, operation: &str, body: Body)
         }
     };
     match run(schedules, operation, &bytes).await {
-        Ok(Ok(body)) => ok(body),
-        Ok(Err(error)) => schedule_error(error),
-        Err(response) => response,
+        Some(Ok(body)) => ok(body),
+        Some(Err(error)) => schedule_error(error),
+        None => error_response(
+            StatusCode::BAD_REQUEST,
+            "UnknownOperationException",
+            &format!(
+                "This server does not implement {operation} of AWSEvents; it serves schedule rules and their targets"
+            ),
+        ),
     }
 }

@@ -116,7 +116,8 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
     let schedules = Schedules::start(engine.clone(), schedule_settings).await?;
     schedules.apply_configured(&settings.schedules).await?;
 
-    let router = flicker_api::router(flicker_api::AppState { engine: engine.clone(), schedules: schedules.clone() });
+    let router =
+        flicker_api::router(flicker_api::AppState { engine: engine.clone(), schedules: schedules.clone() });
     let stopping = engine.clone();
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {

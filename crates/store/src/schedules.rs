@@ -1,5 +1,5 @@
 //! Schedule rules, their targets and the last tick of each rule, in their own tables of the
-//! server's SQLite file. This module knows nothing about expressions or firing.
+//! server's SQLite file. This module does not parse expressions or fire rules.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -76,7 +76,7 @@ impl ScheduleStore {
         self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Every rule with its targets, ordered by rule name and then target id.
+    /// Loads every rule with its targets, ordered by rule name and then target id.
     pub fn load(&self) -> Result<Vec<(ScheduleRuleRecord, Vec<ScheduleTargetRecord>)>, StoreError> {
         let connection = self.lock();
         let mut rules = connection.prepare(
@@ -126,8 +126,10 @@ impl ScheduleStore {
 
     /// Records the latest tick of a rule that was fired or skipped.
     pub fn set_last_tick(&self, rule: &str, last_tick_ms: i64) -> Result<(), StoreError> {
-        self.lock()
-            .execute("UPDATE schedule_rules SET last_tick_ms = ?2 WHERE name = ?1", params![rule, last_tick_ms])?;
+        self.lock().execute(
+            "UPDATE schedule_rules SET last_tick_ms = ?2 WHERE name = ?1",
+            params![rule, last_tick_ms],
+        )?;
         Ok(())
     }
 
@@ -157,13 +159,14 @@ impl ScheduleStore {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         for id in ids {
-            transaction.execute("DELETE FROM schedule_targets WHERE rule = ?1 AND id = ?2", params![rule, id])?;
+            transaction
+                .execute("DELETE FROM schedule_targets WHERE rule = ?1 AND id = ?2", params![rule, id])?;
         }
         transaction.commit()?;
         Ok(())
     }
 
-    /// The stored last tick of a rule, if the rule exists.
+    /// Reads the stored last tick of a rule, if the rule exists.
     pub fn last_tick(&self, rule: &str) -> Result<Option<i64>, StoreError> {
         let tick = self
             .lock()

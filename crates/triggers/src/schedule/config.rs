@@ -28,8 +28,9 @@ impl ConfiguredSchedule {
     /// Checks the rule name and the expression, so that a bad settings file stops the server
     /// before it starts anything.
     pub fn validate(&self) -> Result<(), ScheduleError> {
-        let invalid =
-            |err: String| ScheduleError::Validation(format!("invalid schedule {} in the settings file: {err}", self.name));
+        let invalid = |err: String| {
+            ScheduleError::Validation(format!("invalid schedule {} in the settings file: {err}", self.name))
+        };
         super::validate::check_name(&self.name, "name").map_err(|err| invalid(err.to_string()))?;
         ScheduleExpression::parse(&self.expression).map_err(|err| invalid(err.to_string()))?;
         if let Some(input) = &self.input {
@@ -46,7 +47,10 @@ impl Schedules {
     pub async fn apply_configured(&self, schedules: &[ConfiguredSchedule]) -> Result<(), ScheduleError> {
         for schedule in schedules {
             self.apply_one(schedule).await.map_err(|err| {
-                ScheduleError::Validation(format!("invalid schedule {} in the settings file: {err}", schedule.name))
+                ScheduleError::Validation(format!(
+                    "invalid schedule {} in the settings file: {err}",
+                    schedule.name
+                ))
             })?;
         }
         Ok(())

@@ -11,7 +11,8 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc, W
 const YEAR_MIN: u32 = 1970;
 const YEAR_MAX: u32 = 2199;
 
-const MONTH_NAMES: [&str; 12] = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
+const MONTH_NAMES: [&str; 12] =
+    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
 const DAY_NAMES: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
 /// A set of field values, stored as bits offset by the field's minimum.
@@ -78,7 +79,7 @@ pub struct Cron {
     years: ValueSet,
 }
 
-/// Why a cron expression is invalid; the text names the field and the value.
+/// An invalid cron expression; the message names the field and the value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct CronError(String);
@@ -108,9 +109,9 @@ impl FieldSpec {
         let from_name = self.names.iter().position(|name| name.eq_ignore_ascii_case(text));
         let value = match from_name {
             Some(index) => index as u32 + self.min,
-            None => text.parse::<u32>().map_err(|_| {
-                invalid(format!("invalid {} value {text:?}", self.name))
-            })?,
+            None => {
+                text.parse::<u32>().map_err(|_| invalid(format!("invalid {} value {text:?}", self.name)))?
+            }
         };
         if value < self.min || value > self.max {
             return Err(invalid(format!(
@@ -226,7 +227,7 @@ fn week_day_number(weekday: Weekday) -> u32 {
     weekday.num_days_from_sunday() + 1
 }
 
-/// The weekday nearest to `day` without leaving the month, or `None` past the month's end.
+/// Finds the weekday nearest to `day` without leaving the month; `None` past the month's end.
 fn nearest_weekday(year: i32, month: u32, day: u32, last: u32) -> Option<u32> {
     if day > last {
         return None;
@@ -291,7 +292,7 @@ impl Cron {
         }
     }
 
-    /// The first matching minute of `date` at or after `from_minute` (minutes since midnight).
+    /// Finds the first matching minute of `date` at or after `from_minute` (minutes since midnight).
     fn first_time_on(&self, date: NaiveDate, from_minute: u32) -> Option<DateTime<Utc>> {
         let (from_hour, from_min) = (from_minute / 60, from_minute % 60);
         for hour in from_hour..24 {
@@ -307,8 +308,8 @@ impl Cron {
         None
     }
 
-    /// The first scheduled time strictly after `after`, or `None` if none is left before the
-    /// end of year 2199.
+    /// Computes the first scheduled time strictly after `after`. Returns `None` if none is left
+    /// before the end of year 2199.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let start = after.with_second(0)?.with_nanosecond(0)? + Duration::minutes(1);
         let mut date = start.date_naive();
@@ -336,9 +337,9 @@ impl Cron {
         None
     }
 
-    /// The latest scheduled time in `(after, now]`, or `None` if there is none. It searches
-    /// back from `now` in doubling windows, so that a dense schedule after a long gap costs
-    /// about as many steps as a sparse one.
+    /// Computes the latest scheduled time in `(after, now]`, or `None` if there is none. It
+    /// searches back from `now` in doubling windows, so that a dense schedule after a long gap
+    /// costs about as many steps as a sparse one.
     pub fn latest_in(&self, after: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         if self.next_after(after)? > now {
             return None;
@@ -422,7 +423,10 @@ mod tests {
 
     #[test]
     fn day_31_skips_short_months() {
-        assert_eq!(series("0 0 31 * ? *", "2026-01-31T00:00:00Z", 2), ["2026-03-31 00:00", "2026-05-31 00:00"]);
+        assert_eq!(
+            series("0 0 31 * ? *", "2026-01-31T00:00:00Z", 2),
+            ["2026-03-31 00:00", "2026-05-31 00:00"]
+        );
     }
 
     #[test]
@@ -448,15 +452,24 @@ mod tests {
     #[test]
     fn nth_day_of_week() {
         // Second Tuesday of each month.
-        assert_eq!(series("0 10 ? * 3#2 *", "2026-12-01T00:00:00Z", 2), ["2026-12-08 10:00", "2027-01-12 10:00"]);
+        assert_eq!(
+            series("0 10 ? * 3#2 *", "2026-12-01T00:00:00Z", 2),
+            ["2026-12-08 10:00", "2027-01-12 10:00"]
+        );
         // A fifth Friday exists only in some months: 2027-01-29, then 2027-04-30.
-        assert_eq!(series("0 0 ? * FRI#5 *", "2027-01-01T00:00:00Z", 2), ["2027-01-29 00:00", "2027-04-30 00:00"]);
+        assert_eq!(
+            series("0 0 ? * FRI#5 *", "2027-01-01T00:00:00Z", 2),
+            ["2027-01-29 00:00", "2027-04-30 00:00"]
+        );
     }
 
     #[test]
     fn last_day_of_week_in_month() {
         // Last Friday: 2026-12-25, then 2027-01-29.
-        assert_eq!(series("0 0 ? * 6L *", "2026-12-01T00:00:00Z", 2), ["2026-12-25 00:00", "2027-01-29 00:00"]);
+        assert_eq!(
+            series("0 0 ? * 6L *", "2026-12-01T00:00:00Z", 2),
+            ["2026-12-25 00:00", "2027-01-29 00:00"]
+        );
         // `L` alone in day-of-week is Saturday.
         assert_eq!(next("0 0 ? * L *", "2026-12-04T00:00:00Z"), "2026-12-05T00:00:00Z");
     }

@@ -1,6 +1,6 @@
 //! Errors of the schedule operations, named as EventBridge names them.
 
-/// Why a schedule operation failed. The text is the message clients see.
+/// A failed schedule operation. The text is the message clients see.
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
     /// a parameter is missing or invalid
@@ -18,7 +18,7 @@ pub enum ScheduleError {
 }
 
 impl ScheduleError {
-    /// The EventBridge error name (`__type`).
+    /// Returns the EventBridge error name (`__type`).
     pub fn error_name(&self) -> &'static str {
         match self {
             Self::Validation(_) => "ValidationException",
@@ -28,7 +28,7 @@ impl ScheduleError {
         }
     }
 
-    /// The HTTP status EventBridge answers with: 500 for internal errors, 400 otherwise.
+    /// Returns the HTTP status EventBridge sends: 500 for internal errors, 400 otherwise.
     pub fn status(&self) -> u16 {
         match self {
             Self::Internal(_) => 500,
@@ -41,7 +41,8 @@ impl ScheduleError {
     }
 }
 
-/// The `1 validation error detected` message AWS gives for a value that breaks a constraint.
+/// Builds the `1 validation error detected` message AWS returns for a value that breaks a
+/// constraint.
 pub(crate) fn constraint(value: &str, field: &str, constraint: &str) -> ScheduleError {
     ScheduleError::Validation(format!(
         "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {constraint}"

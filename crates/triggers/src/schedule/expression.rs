@@ -10,11 +10,13 @@ use super::cron::Cron;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScheduleExpression {
     /// `rate(N minutes)`, as a number of minutes.
-    Rate { minutes: u64 },
+    Rate {
+        minutes: u64,
+    },
     Cron(Cron),
 }
 
-/// Why a schedule expression is invalid.
+/// An invalid schedule expression; the message names the expression.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ExpressionError(String);
@@ -51,12 +53,14 @@ impl ScheduleExpression {
             return Ok(Self::Rate { minutes: parse_rate(body)? });
         }
         if let Some(body) = text.strip_prefix("cron(").and_then(|rest| rest.strip_suffix(')')) {
-            return Cron::parse(body).map(Self::Cron).map_err(|err| ExpressionError(format!("{text}: {err}")));
+            return Cron::parse(body)
+                .map(Self::Cron)
+                .map_err(|err| ExpressionError(format!("{text}: {err}")));
         }
         Err(ExpressionError(format!("{text}: expected rate(value unit) or cron(fields)")))
     }
 
-    /// The latest tick in `(after, now]`, or `None` if no tick is due. `minute` is the length
+    /// Computes the latest tick in `(after, now]`, or `None` if no tick is due. `minute` is the length
     /// of a `rate()` minute, and rate ticks fall on `after` plus whole periods. Cron ticks are
     /// wall-clock minutes in UTC, whatever `minute` is.
     pub fn latest_tick(
@@ -76,7 +80,7 @@ impl ScheduleExpression {
         }
     }
 
-    /// The first tick after `after`, or `None` if the schedule has ended.
+    /// Computes the first tick after `after`, or `None` if the schedule has ended.
     pub fn next_tick(&self, after: DateTime<Utc>, minute: StdDuration) -> Option<DateTime<Utc>> {
         match self {
             Self::Rate { minutes } => Some(after + rate_period(*minutes, minute)),
@@ -85,7 +89,8 @@ impl ScheduleExpression {
     }
 }
 
-/// The period of `rate(minutes)` with minutes of the given length, at least one millisecond.
+/// Computes the period of `rate(minutes)` with minutes of the given length, at least one
+/// millisecond.
 fn rate_period(minutes: u64, minute: StdDuration) -> Duration {
     let millis = u64::try_from(minute.as_millis()).unwrap_or(u64::MAX).saturating_mul(minutes).max(1);
     Duration::milliseconds(i64::try_from(millis).unwrap_or(i64::MAX / 2).min(i64::MAX / 2))
@@ -132,8 +137,14 @@ mod tests {
         let rate = ScheduleExpression::parse("rate(5 minutes)").unwrap();
         let start = at("2026-12-04T12:00:00Z");
         assert_eq!(rate.latest_tick(start, at("2026-12-04T12:04:59Z"), MINUTE), None);
-        assert_eq!(rate.latest_tick(start, at("2026-12-04T12:05:00Z"), MINUTE), Some(at("2026-12-04T12:05:00Z")));
-        assert_eq!(rate.latest_tick(start, at("2026-12-04T13:02:00Z"), MINUTE), Some(at("2026-12-04T13:00:00Z")));
+        assert_eq!(
+            rate.latest_tick(start, at("2026-12-04T12:05:00Z"), MINUTE),
+            Some(at("2026-12-04T12:05:00Z"))
+        );
+        assert_eq!(
+            rate.latest_tick(start, at("2026-12-04T13:02:00Z"), MINUTE),
+            Some(at("2026-12-04T13:00:00Z"))
+        );
         assert_eq!(rate.next_tick(start, MINUTE), Some(at("2026-12-04T12:05:00Z")));
     }
 
@@ -143,6 +154,9 @@ mod tests {
         let start = at("2026-12-04T12:00:00Z");
         let second = StdDuration::from_secs(1);
         assert_eq!(rate.next_tick(start, second), Some(at("2026-12-04T12:00:01Z")));
-        assert_eq!(rate.latest_tick(start, at("2026-12-04T12:00:03.500Z"), second), Some(at("2026-12-04T12:00:03Z")));
+        assert_eq!(
+            rate.latest_tick(start, at("2026-12-04T12:00:03.500Z"), second),
+            Some(at("2026-12-04T12:00:03Z"))
+        );
     }
 }

@@ -2,8 +2,8 @@
 //! as fired, then invokes each target asynchronously with the "Scheduled Event" payload.
 //!
 //! Ticks missed while the server was down or busy collapse into one: only the latest due tick
-//! fires. The tick is stored before the invocations start, so a tick fires at most once, even
-//! across a crash.
+//! fires. The tick is stored before the invocations start, so a stored tick does not fire again
+//! after a crash or restart. If storing fails, the tick still fires and the error is logged.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -54,7 +54,8 @@ async fn fire_due(inner: &Arc<Inner>) -> Option<DateTime<Utc>> {
     if due.is_empty() {
         return next;
     }
-    let ticks: Vec<(String, i64)> = due.iter().map(|due| (due.rule.clone(), due.tick.timestamp_millis())).collect();
+    let ticks: Vec<(String, i64)> =
+        due.iter().map(|due| (due.rule.clone(), due.tick.timestamp_millis())).collect();
     let stored = inner
         .store(move |store| {
             for (rule, tick) in &ticks {
@@ -92,7 +93,7 @@ fn collect_due(inner: &Inner, now: DateTime<Utc>) -> (Vec<DueTick>, Option<DateT
     (due, next)
 }
 
-/// The "Scheduled Event" that EventBridge sends for a tick.
+/// Builds the "Scheduled Event" that EventBridge sends for a tick.
 fn scheduled_event(inner: &Inner, rule: &str, tick: DateTime<Utc>) -> serde_json::Value {
     let settings = inner.engine.settings();
     serde_json::json!({
@@ -108,8 +109,8 @@ fn scheduled_event(inner: &Inner, rule: &str, tick: DateTime<Utc>) -> serde_json
     })
 }
 
-/// The payload a target receives: its Input, the part of the event its InputPath selects, or
-/// the event.
+/// Builds the payload a target receives: its Input, the part of the event its InputPath
+/// selects, or the event.
 fn target_payload(target: &Target, event: &serde_json::Value) -> Bytes {
     match (&target.input, &target.input_path) {
         (Some(input), _) => Bytes::from(input.clone()),
@@ -169,7 +170,10 @@ mod tests {
     fn payload_follows_input_then_input_path() {
         let event = serde_json::json!({"detail": {}, "time": "2026-12-04T12:00:00Z"});
         assert_eq!(target_payload(&target(Some("{\"a\":1}"), None), &event), Bytes::from("{\"a\":1}"));
-        assert_eq!(target_payload(&target(None, Some("$.time")), &event), Bytes::from("\"2026-12-04T12:00:00Z\""));
+        assert_eq!(
+            target_payload(&target(None, Some("$.time")), &event),
+            Bytes::from("\"2026-12-04T12:00:00Z\"")
+        );
         assert_eq!(target_payload(&target(None, None), &event), Bytes::from(event.to_string()));
     }
 }

@@ -150,12 +150,12 @@ impl Inner {
     }
 }
 
-/// The current time in whole seconds, where new schedules start.
+/// Returns the current time truncated to whole seconds, where new schedules start.
 fn now_seconds() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(0)
 }
 
-/// Why the schedules could not be loaded.
+/// A failure to load the stored schedules.
 #[derive(Debug, thiserror::Error)]
 pub enum StartSchedulesError {
     /// the store could not be opened or read
@@ -184,7 +184,9 @@ impl Schedules {
                 Ok(rule) => {
                     rules.insert(rule.name.clone(), rule);
                 }
-                Err((name, err)) => tracing::warn!(rule = %name, error = %err, "stored schedule rule is skipped"),
+                Err((name, err)) => {
+                    tracing::warn!(rule = %name, error = %err, "stored schedule rule is skipped")
+                }
             }
         }
         info!(rules = rules.len(), "schedule rules loaded");
@@ -233,19 +235,19 @@ impl Schedules {
     pub async fn put_rule(&self, request: PutRuleRequest) -> Result<String, ScheduleError> {
         validate::check_name(&request.name, "name")?;
         self.check_bus(request.event_bus_name.as_deref())?;
-        let expression_text = match (request.schedule_expression, request.event_pattern) {
-            (_, Some(_)) => {
-                return Err(ScheduleError::Validation(
-                    "EventPattern is not supported: this server serves only rules with a ScheduleExpression".into(),
-                ))
-            }
-            (Some(text), None) if !text.is_empty() => text,
-            _ => {
-                return Err(ScheduleError::Validation(
-                    "Parameter(s) EventPattern or ScheduleExpression must be specified.".into(),
-                ))
-            }
-        };
+        let expression_text =
+            match (request.schedule_expression, request.event_pattern) {
+                (_, Some(_)) => return Err(ScheduleError::Validation(
+                    "EventPattern is not supported: this server serves only rules with a ScheduleExpression"
+                        .into(),
+                )),
+                (Some(text), None) if !text.is_empty() => text,
+                _ => {
+                    return Err(ScheduleError::Validation(
+                        "Parameter(s) EventPattern or ScheduleExpression must be specified.".into(),
+                    ))
+                }
+            };
         let expression = ScheduleExpression::parse(&expression_text).map_err(|err| {
             ScheduleError::Validation(format!("Parameter ScheduleExpression is not valid: {err}"))
         })?;
@@ -270,9 +272,9 @@ impl Schedules {
 
         let _control = self.inner.control.lock().await;
         let previous = self.inner.rules().get(&request.name).cloned();
-        let restart = previous.as_ref().is_none_or(|rule| {
-            rule.expression_text != expression_text || (!rule.enabled && enabled)
-        });
+        let restart = previous
+            .as_ref()
+            .is_none_or(|rule| rule.expression_text != expression_text || (!rule.enabled && enabled));
         let rule = Rule {
             name: request.name.clone(),
             expression_text,
@@ -294,7 +296,11 @@ impl Schedules {
     }
 
     /// Describes one rule.
-    pub fn describe_rule(&self, name: &str, event_bus: Option<&str>) -> Result<RuleDescription, ScheduleError> {
+    pub fn describe_rule(
+        &self,
+        name: &str,
+        event_bus: Option<&str>,
+    ) -> Result<RuleDescription, ScheduleError> {
         validate::check_name(name, "name")?;
         self.check_bus(event_bus)?;
         Ok(self.describe(&self.existing(name)?))
@@ -318,13 +324,14 @@ impl Schedules {
             .filter(|rule| rule.name.starts_with(prefix))
             .filter(|rule| next_token.is_none_or(|token| rule.name.as_str() > token))
             .collect();
-        let page: Vec<RuleDescription> = matching.iter().take(page_size).map(|rule| self.describe(rule)).collect();
+        let page: Vec<RuleDescription> =
+            matching.iter().take(page_size).map(|rule| self.describe(rule)).collect();
         let token = (matching.len() > page_size).then(|| page.last().map(|rule| rule.name.clone())).flatten();
         Ok((page, token))
     }
 
-    /// Deletes a rule. AWS ignores `Force` for rules that no service manages, so a rule with
-    /// targets is never deleted; a rule that does not exist is no error.
+    /// Deletes a rule. A rule with targets is never deleted, because AWS ignores `Force` for
+    /// rules that no AWS service manages. Deleting a rule that does not exist succeeds.
     pub async fn delete_rule(&self, name: &str, event_bus: Option<&str>) -> Result<(), ScheduleError> {
         validate::check_name(name, "name")?;
         self.check_bus(event_bus)?;
@@ -343,7 +350,12 @@ impl Schedules {
 
     /// Enables or disables a rule. Enabling a disabled rule starts its schedule from now, so
     /// ticks missed while it was disabled are not fired.
-    pub async fn set_enabled(&self, name: &str, event_bus: Option<&str>, enabled: bool) -> Result<(), ScheduleError> {
+    pub async fn set_enabled(
+        &self,
+        name: &str,
+        event_bus: Option<&str>,
+        enabled: bool,
+    ) -> Result<(), ScheduleError> {
         validate::check_name(name, "name")?;
         self.check_bus(event_bus)?;
         let _control = self.inner.control.lock().await;

@@ -2,9 +2,9 @@
 
 use super::error::{constraint, ScheduleError};
 
-/// Most targets one rule may have, as in EventBridge.
+/// The maximum number of targets of one rule, as in EventBridge.
 pub const MAX_TARGETS_PER_RULE: usize = 5;
-/// Most items per ListRules or ListTargetsByRule page, and the default page size.
+/// The maximum and default number of items per ListRules or ListTargetsByRule page.
 pub const MAX_PAGE: usize = 100;
 
 const NAME_PATTERN: &str = r"[\.\-_A-Za-z0-9]+";
@@ -23,7 +23,11 @@ pub fn check_name(value: &str, field: &str) -> Result<(), ScheduleError> {
         ));
     }
     if !is_name(value) {
-        return Err(constraint(value, field, &format!("Member must satisfy regular expression pattern: {NAME_PATTERN}")));
+        return Err(constraint(
+            value,
+            field,
+            &format!("Member must satisfy regular expression pattern: {NAME_PATTERN}"),
+        ));
     }
     Ok(())
 }
@@ -60,8 +64,9 @@ pub fn check_input_path(path: &str) -> Result<(), String> {
     let Some(rest) = path.strip_prefix("$.") else {
         return Err(format!("InputPath {path} is not valid: it must be $ or start with $."));
     };
-    let valid =
-        rest.split('.').all(|key| !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+    let valid = rest.split('.').all(|key| {
+        !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    });
     if !valid {
         return Err(format!(
             "InputPath {path} is not valid: only $.name.name paths of letters, digits, _ and - are supported"
