@@ -515,6 +515,44 @@ mod tests {
         }
     }
 
+    /// Checks one minute against every field, independently of `next_after`.
+    fn matches(cron: &Cron, time: DateTime<Utc>) -> bool {
+        cron.minutes.contains(time.minute())
+            && cron.hours.contains(time.hour())
+            && cron.months.contains(time.month())
+            && cron.years.contains(time.year() as u32)
+            && cron.matches_date(time.date_naive())
+    }
+
+    #[test]
+    fn next_after_agrees_with_minute_by_minute_search() {
+        let expressions = [
+            "*/7 * * * ? *",
+            "0 */5 ? * MON-FRI *",
+            "30 9 L * ? *",
+            "0 9 LW * ? *",
+            "0 9 1W,15W * ? *",
+            "15 10 ? * 3#2 *",
+            "45 18 ? * 6L *",
+            "0 0 29 2 ? *",
+        ];
+        // A fixed linear congruential sequence of start times in 2024-2031, so that failures
+        // repeat.
+        let mut state: u64 = 0x5eed;
+        for expression in expressions {
+            let cron = Cron::parse(expression).unwrap();
+            for _ in 0..25 {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let offset_minutes = (state >> 33) % (8 * 365 * 24 * 60);
+                let start = at("2024-01-01T00:00:00Z") + Duration::minutes(offset_minutes as i64);
+                let expected = (1..=5 * 366 * 24 * 60)
+                    .map(|step| start + Duration::minutes(step))
+                    .find(|time| matches(&cron, *time));
+                assert_eq!(cron.next_after(start), expected, "{expression} after {start}");
+            }
+        }
+    }
+
     #[test]
     fn latest_in_collapses_missed_ticks() {
         let cron = Cron::parse("* * * * ? *").unwrap();

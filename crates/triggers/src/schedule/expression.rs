@@ -83,7 +83,7 @@ impl ScheduleExpression {
     /// Computes the first tick after `after`, or `None` if the schedule has ended.
     pub fn next_tick(&self, after: DateTime<Utc>, minute: StdDuration) -> Option<DateTime<Utc>> {
         match self {
-            Self::Rate { minutes } => Some(after + rate_period(*minutes, minute)),
+            Self::Rate { minutes } => after.checked_add_signed(rate_period(*minutes, minute)),
             Self::Cron(cron) => cron.next_after(after),
         }
     }
@@ -146,6 +146,13 @@ mod tests {
             Some(at("2026-12-04T13:00:00Z"))
         );
         assert_eq!(rate.next_tick(start, MINUTE), Some(at("2026-12-04T12:05:00Z")));
+    }
+
+    #[test]
+    fn huge_rate_has_no_next_tick() {
+        let rate = ScheduleExpression::parse("rate(9999999999999 days)").unwrap();
+        assert_eq!(rate.next_tick(at("2026-12-04T12:00:00Z"), MINUTE), None);
+        assert_eq!(rate.latest_tick(at("2026-12-04T12:00:00Z"), at("2027-12-04T12:00:00Z"), MINUTE), None);
     }
 
     #[test]
