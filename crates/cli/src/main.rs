@@ -109,12 +109,16 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
                 .with_context(|| format!("failed to open data directory {}", settings.data_dir.display()));
         }
     };
+    let schedules = match start_schedules(&engine, &settings).await {
+        Ok(schedules) => schedules,
+        Err(err) => {
+            engine.shutdown();
+            sandbox.shutdown();
+            return Err(err);
+        }
+    };
     let address = listener.local_addr()?;
     info!(%address, data_dir = %settings.data_dir.display(), region = %settings.region, "Flicker listening on http://{address}");
-
-    let schedule_settings = ScheduleSettings { rate_minute: settings.schedule_rate_unit };
-    let schedules = Schedules::start(engine.clone(), schedule_settings).await?;
-    schedules.apply_configured(&settings.schedules).await?;
 
     let router =
         flicker_api::router(flicker_api::AppState { engine: engine.clone(), schedules: schedules.clone() });
@@ -132,6 +136,17 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
     sandbox.shutdown();
     info!("stopped");
     Ok(())
+}
+
+/// Loads the stored schedule rules, applies those of the settings file and starts firing them.
+async fn start_schedules(engine: &Engine, settings: &settings::Settings) -> anyhow::Result<Schedules> {
+    let schedule_settings = ScheduleSettings { rate_minute: settings.schedule_rate_unit };
+    let schedules = Schedules::start(engine.clone(), schedule_settings).await?;
+    if let Err(err) = schedules.apply_configured(&settings.schedules).await {
+        schedules.shutdown();
+        return Err(err.into());
+    }
+    Ok(schedules)
 }
 
 async fn wait_for_signal() {
