@@ -3,6 +3,7 @@
 //! results to AWS's wire shapes; they hold no business logic.
 
 mod error;
+mod events;
 mod functions;
 mod http_endpoints;
 mod invoke;
@@ -35,6 +36,7 @@ pub struct AppState {
     pub http_routes: Arc<RouteTable>,
     /// The SQS-compatible queues.
     pub queues: QueueService,
+    pub schedules: flicker_triggers::schedule::Schedules,
 }
 
 impl FromRef<AppState> for Engine {

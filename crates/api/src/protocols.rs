@@ -29,13 +29,13 @@ pub(crate) async fn dispatch(State(state): State<AppState>, headers: HeaderMap, 
             "POST / needs an X-Amz-Target header naming a service and an operation",
         );
     };
-    if service == "AmazonSQS" {
-        return crate::queue::json(state, headers, operation, body).await;
+    match service {
+        "AmazonSQS" => crate::queue::json(state, headers, operation, body).await,
+        "AWSEvents" => crate::events::dispatch(&state.schedules, operation, body).await,
+        _ => json_error(
+            StatusCode::BAD_REQUEST,
+            "UnknownOperationException",
+            format!("This server does not implement {operation} of {service}"),
+        ),
     }
-    drop(body);
-    json_error(
-        StatusCode::BAD_REQUEST,
-        "UnknownOperationException",
-        format!("This server does not implement {operation} of {service}"),
-    )
 }

@@ -6,6 +6,7 @@ mod settings;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use flicker_engine::{Engine, EngineSettings};
+use flicker_triggers::schedule::{ScheduleSettings, Schedules};
 use tracing::info;
 
 /// A self-hosted function platform that speaks the AWS Lambda API.
@@ -125,6 +126,14 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
                 });
             }
         };
+    let schedules = match start_schedules(&engine, &settings).await {
+        Ok(schedules) => schedules,
+        Err(err) => {
+            engine.shutdown();
+            sandbox.shutdown();
+            return Err(err);
+        }
+    };
     let address = listener.local_addr()?;
     info!(%address, data_dir = %settings.data_dir.display(), region = %settings.region, "Flicker listening on http://{address}");
 
@@ -139,6 +148,7 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
         engine: engine.clone(),
         http_routes: std::sync::Arc::new(http_routes),
         queues,
+        schedules: schedules.clone(),
     };
     let router = flicker_api::router(state);
     let stopping = engine.clone();
@@ -146,6 +156,7 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
         .with_graceful_shutdown(async move {
             wait_for_signal().await;
             info!("stopping: shutting down environments");
+            schedules.shutdown();
             stopping.shutdown();
         })
         .await
@@ -154,6 +165,17 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
     sandbox.shutdown();
     info!("stopped");
     Ok(())
+}
+
+/// Loads the stored schedule rules, applies those of the settings file and starts firing them.
+async fn start_schedules(engine: &Engine, settings: &settings::Settings) -> anyhow::Result<Schedules> {
+    let schedule_settings = ScheduleSettings { rate_minute: settings.schedule_rate_unit };
+    let schedules = Schedules::start(engine.clone(), schedule_settings).await?;
+    if let Err(err) = schedules.apply_configured(&settings.schedules).await {
+        schedules.shutdown();
+        return Err(err.into());
+    }
+    Ok(schedules)
 }
 
 async fn wait_for_signal() {

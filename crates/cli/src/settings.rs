@@ -17,6 +17,7 @@ pub const DEFAULT_CONCURRENCY_LIMIT: usize = 1000;
 pub const DEFAULT_IDLE_KEEP_ALIVE_SECONDS: u64 = 300;
 pub const DEFAULT_INIT_TIMEOUT_SECONDS: u64 = 10;
 pub const DEFAULT_LOG_LEVEL: &str = "info";
+pub const DEFAULT_SCHEDULE_RATE_UNIT_SECONDS: u64 = 60;
 
 /// Flags of `flicker serve`. Each also reads a `FLICKER_*` variable.
 #[derive(Debug, Args)]
@@ -78,6 +79,10 @@ pub struct ServeArgs {
     /// `path`, `function` and `payload_format` each [default: no routes].
     #[arg(long, env = "FLICKER_ROUTES", value_name = "FILE")]
     pub routes: Option<PathBuf>,
+    /// Seconds in one minute of schedule `rate()` expressions; hours and days scale with it,
+    /// cron expressions do not. Lower it only to test schedules quickly [default: 60].
+    #[arg(long, env = "FLICKER_SCHEDULE_RATE_UNIT_SECONDS", value_name = "SECONDS")]
+    pub schedule_rate_unit_seconds: Option<u64>,
 }
 
 /// The `--sandbox` values.
@@ -122,6 +127,10 @@ struct FileSettings {
     network: Option<NetworkSetting>,
     cpu_limit: Option<CpuLimitSetting>,
     routes: Option<PathBuf>,
+    schedule_rate_unit_seconds: Option<u64>,
+    /// `[[schedules]]` tables.
+    #[serde(default)]
+    schedules: Vec<flicker_triggers::schedule::ConfiguredSchedule>,
 }
 
 /// The settings in force.
@@ -141,6 +150,10 @@ pub struct Settings {
     pub cpu_limit: CpuLimitSetting,
     /// The HTTP routes file, if any.
     pub routes: Option<PathBuf>,
+    /// The length of one minute of `rate()` expressions.
+    pub schedule_rate_unit: Duration,
+    /// Schedule rules from the settings file.
+    pub schedules: Vec<flicker_triggers::schedule::ConfiguredSchedule>,
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
@@ -178,6 +191,12 @@ impl ServeArgs {
             network: self.network.or(file.network).unwrap_or_default(),
             cpu_limit: self.cpu_limit.or(file.cpu_limit).unwrap_or_default(),
             routes: self.routes.or(file.routes),
+            schedule_rate_unit: Duration::from_secs(
+                self.schedule_rate_unit_seconds
+                    .or(file.schedule_rate_unit_seconds)
+                    .unwrap_or(DEFAULT_SCHEDULE_RATE_UNIT_SECONDS),
+            ),
+            schedules: file.schedules,
         };
         settings.validate()?;
         Ok(settings)
@@ -196,6 +215,12 @@ impl Settings {
         }
         if self.concurrency_limit == 0 {
             anyhow::bail!("invalid concurrency limit 0: it must be at least 1");
+        }
+        if self.schedule_rate_unit.is_zero() {
+            anyhow::bail!("invalid schedule rate unit 0: it must be at least 1 second");
+        }
+        for schedule in &self.schedules {
+            schedule.validate()?;
         }
         Ok(())
     }
@@ -220,6 +245,7 @@ mod tests {
             network: None,
             cpu_limit: None,
             routes: None,
+            schedule_rate_unit_seconds: None,
         }
     }
 
@@ -276,6 +302,24 @@ mod tests {
         assert_eq!(settings.sandbox, Some(SandboxKind::Namespace));
         assert_eq!(settings.network, NetworkSetting::Isolated);
         assert_eq!(settings.cpu_limit, CpuLimitSetting::Quota);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn schedules_read_file() {
+        let dir = std::env::temp_dir().join(format!("flicker-settings-schedules-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("flicker.toml");
+        let text = "schedule_rate_unit_seconds = 2\n\n[[schedules]]\nname = \"nightly\"\nexpression = \"cron(0 2 * * ? *)\"\nfunction = \"report\"\ninput = '{\"full\": true}'\n";
+        std::fs::write(&path, text).unwrap();
+        let mut args = empty_args();
+        args.config = Some(path);
+        let settings = args.resolve().unwrap();
+        assert_eq!(settings.schedule_rate_unit, Duration::from_secs(2));
+        assert_eq!(settings.schedules.len(), 1);
+        assert_eq!(settings.schedules[0].function, "report");
+        assert_eq!(settings.schedules[0].input.as_deref(), Some("{\"full\": true}"));
+        assert_eq!(empty_args().resolve().unwrap().schedule_rate_unit, Duration::from_secs(60));
         std::fs::remove_dir_all(dir).unwrap();
     }
 

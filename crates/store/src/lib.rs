@@ -5,6 +5,7 @@
 mod blobs;
 mod layers;
 mod queue;
+mod schedules;
 mod sqlite;
 
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use flicker_model::FunctionConfig;
 pub use blobs::BlobStore;
 pub use layers::{LayerStore, SqliteLayerStore};
 pub use queue::{QueueStore, ReceiveUpdate, SqliteQueueStore, StoredMessage, StoredQueue};
+pub use schedules::{ScheduleRuleRecord, ScheduleStore, ScheduleTargetRecord};
 pub use sqlite::SqliteStore;
 
 /// Why a store operation failed.
