@@ -5,6 +5,7 @@
 mod error;
 mod functions;
 mod invoke;
+mod logs;
 mod protocols;
 
 use axum::extract::FromRef;
@@ -22,6 +23,8 @@ pub use error::WireError;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
+    /// CloudWatch Logs subscription filters and log reading.
+    pub log_subscriptions: flicker_triggers::log_subscription::LogSubscriptions,
 }
 
 impl FromRef<AppState> for Engine {

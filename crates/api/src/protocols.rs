@@ -17,7 +17,7 @@ pub(crate) fn json_error(status: StatusCode, code: &str, message: impl Into<Stri
 }
 
 /// Routes a `POST /` by its `X-Amz-Target` header.
-pub(crate) async fn dispatch(State(_state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub(crate) async fn dispatch(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let Some((service, operation)) = target.split_once('.') else {
         return json_error(
@@ -26,6 +26,9 @@ pub(crate) async fn dispatch(State(_state): State<AppState>, headers: HeaderMap,
             "POST / needs an X-Amz-Target header naming a service and an operation",
         );
     };
+    if service == "Logs_20140328" {
+        return crate::logs::dispatch(&state.log_subscriptions, operation, body).await;
+    }
     drop(body);
     json_error(
         StatusCode::BAD_REQUEST,

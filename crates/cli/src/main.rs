@@ -6,6 +6,7 @@ mod settings;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use flicker_engine::{Engine, EngineSettings};
+use flicker_triggers::log_subscription::LogSubscriptions;
 use tracing::info;
 
 /// A self-hosted function platform that speaks the AWS Lambda API.
@@ -108,10 +109,19 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
                 .with_context(|| format!("failed to open data directory {}", settings.data_dir.display()));
         }
     };
+    let log_subscriptions = match LogSubscriptions::start(engine.clone()).await {
+        Ok(log_subscriptions) => log_subscriptions,
+        Err(err) => {
+            engine.shutdown();
+            sandbox.shutdown();
+            return Err(err).context("failed to start the log subscriptions");
+        }
+    };
+    log_subscriptions.apply_settings(&settings.log_subscriptions).await;
     let address = listener.local_addr()?;
     info!(%address, data_dir = %settings.data_dir.display(), region = %settings.region, "Flicker listening on http://{address}");
 
-    let router = flicker_api::router(flicker_api::AppState { engine: engine.clone() });
+    let router = flicker_api::router(flicker_api::AppState { engine: engine.clone(), log_subscriptions });
     let stopping = engine.clone();
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {

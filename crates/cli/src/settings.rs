@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use flicker_triggers::log_subscription::wire::LogSubscriptionSetting;
 use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
@@ -116,6 +117,9 @@ struct FileSettings {
     sandbox: Option<SandboxKind>,
     network: Option<NetworkSetting>,
     cpu_limit: Option<CpuLimitSetting>,
+    /// `[[log_subscriptions]]` tables: subscription filters applied at start.
+    #[serde(default)]
+    log_subscriptions: Vec<LogSubscriptionSetting>,
 }
 
 /// The settings in force.
@@ -133,6 +137,8 @@ pub struct Settings {
     pub sandbox: Option<SandboxKind>,
     pub network: NetworkSetting,
     pub cpu_limit: CpuLimitSetting,
+    /// Subscription filters of the settings file, which has the only way to set them.
+    pub log_subscriptions: Vec<LogSubscriptionSetting>,
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
@@ -169,6 +175,7 @@ impl ServeArgs {
             sandbox: self.sandbox.or(file.sandbox),
             network: self.network.or(file.network).unwrap_or_default(),
             cpu_limit: self.cpu_limit.or(file.cpu_limit).unwrap_or_default(),
+            log_subscriptions: file.log_subscriptions,
         };
         settings.validate()?;
         Ok(settings)
@@ -266,6 +273,23 @@ mod tests {
         assert_eq!(settings.sandbox, Some(SandboxKind::Namespace));
         assert_eq!(settings.network, NetworkSetting::Isolated);
         assert_eq!(settings.cpu_limit, CpuLimitSetting::Quota);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn log_subscriptions_read_from_file() {
+        let dir = std::env::temp_dir().join(format!("flicker-settings-logs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("flicker.toml");
+        let text = "[[log_subscriptions]]\nlog_group = \"/aws/lambda/app\"\nfilter_name = \"errors\"\n\
+                    filter_pattern = \"ERROR\"\ndestination_arn = \"arn:aws:lambda:us-east-1:000000000000:function:sink\"\n";
+        std::fs::write(&path, text).unwrap();
+        let mut args = empty_args();
+        args.config = Some(path);
+        let settings = args.resolve().unwrap();
+        assert_eq!(settings.log_subscriptions.len(), 1);
+        assert_eq!(settings.log_subscriptions[0].log_group, "/aws/lambda/app");
+        assert_eq!(settings.log_subscriptions[0].filter_pattern, "ERROR");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -27,7 +27,7 @@ use pool::Pool;
 
 pub use functions::{AccountSettings, FunctionDetails, FunctionList};
 pub use invoke::{InvocationType, InvokeRequest, InvokeResponse};
-pub use logs::LogStore;
+pub use logs::{LogEvent, LogStore};
 pub use metrics::Metrics;
 pub use runtimes::{Interpreter, RuntimeCatalog};
 
@@ -284,5 +284,10 @@ impl Engine {
     /// The path of a function's current log file.
     pub fn log_path(&self, function: &str) -> PathBuf {
         self.inner.launcher.logs.path(function)
+    }
+
+    /// Subscribes to a function's log events as they are written; see `LogStore::subscribe`.
+    pub fn subscribe_logs(&self, function: &str, capacity: usize) -> tokio::sync::mpsc::Receiver<LogEvent> {
+        self.inner.launcher.logs.subscribe(function, capacity)
     }
 }

@@ -4,6 +4,7 @@
 
 mod blobs;
 mod sqlite;
+mod subscriptions;
 
 use std::path::PathBuf;
 
@@ -11,6 +12,7 @@ use flicker_model::FunctionConfig;
 
 pub use blobs::BlobStore;
 pub use sqlite::SqliteStore;
+pub use subscriptions::{SubscriptionFilterRecord, SubscriptionFilterStore};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
