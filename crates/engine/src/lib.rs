@@ -274,6 +274,7 @@ impl Engine {
             idle_environments: idle,
             concurrent_executions: self.inner.running.load(std::sync::atomic::Ordering::Relaxed),
             dropped_log_events: self.inner.launcher.logs.dropped_events(),
+            dropped_subscriber_log_events: self.inner.launcher.logs.dropped_subscriber_events(),
         })
     }
 

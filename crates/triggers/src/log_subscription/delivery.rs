@@ -93,7 +93,12 @@ pub(super) fn spawn(
     filters: watch::Receiver<Arc<Vec<ActiveFilter>>>,
     events: mpsc::Receiver<LogEvent>,
 ) {
-    let task = GroupDelivery { owner: engine.settings().account_id.clone(), engine, log_group, batches: HashMap::new() };
+    let task = GroupDelivery {
+        owner: engine.settings().account_id.clone(),
+        engine,
+        log_group,
+        batches: HashMap::new(),
+    };
     tokio::spawn(task.run(filters, events));
 }
 

@@ -260,7 +260,8 @@ impl LogSubscriptions {
 
     /// Whether the log group of `function` exists: the function exists or has written logs.
     async fn log_group_exists(&self, function: &str) -> bool {
-        let reference = FunctionRef { name: function.to_string(), qualifier: None, region: None, account: None };
+        let reference =
+            FunctionRef { name: function.to_string(), qualifier: None, region: None, account: None };
         if self.inner.engine.get_function(&reference).is_ok() {
             return true;
         }
@@ -284,8 +285,9 @@ impl LogSubscriptions {
                  functions, named by an ARN such as arn:aws:lambda:REGION:ACCOUNT:function:NAME"
             )));
         }
-        let destination = FunctionRef::parse(arn)
-            .map_err(|_| invalid_parameter(format!("Invalid destinationArn '{arn}': not a Lambda function ARN")))?;
+        let destination = FunctionRef::parse(arn).map_err(|_| {
+            invalid_parameter(format!("Invalid destinationArn '{arn}': not a Lambda function ARN"))
+        })?;
         let settings = self.inner.engine.settings();
         let in_scope = destination.region.as_deref().is_none_or(|r| r == settings.region)
             && destination.account.as_deref().is_none_or(|a| a == settings.account_id);
@@ -333,7 +335,10 @@ impl LogSubscriptions {
     }
 
     /// PutSubscriptionFilter: creates a filter or replaces the filter of the same name.
-    pub async fn put_subscription_filter(&self, request: PutSubscriptionFilterRequest) -> Result<(), ApiError> {
+    pub async fn put_subscription_filter(
+        &self,
+        request: PutSubscriptionFilterRequest,
+    ) -> Result<(), ApiError> {
         let group = required(&request.log_group_name, "logGroupName")?;
         let filter_name = required(&request.filter_name, "filterName")?;
         let filter_pattern = required(&request.filter_pattern, "filterPattern")?;

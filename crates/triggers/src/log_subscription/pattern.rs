@@ -1,7 +1,7 @@
 //! CloudWatch Logs filter patterns: terms, quoted phrases, `?term` alternatives, `-term`
-//! exclusions, and JSON patterns such as `{ $.level = "ERROR" && $.latency > 100 }`.
-//! Space-delimited patterns (`[ip, user, ...]`) and regular expressions (`%...%`) are
-//! rejected.
+//! exclusions, regular expressions (`%ERROR|WARN%`), and JSON patterns such as
+//! `{ $.level = "ERROR" && $.latency > 100 }`. Space-delimited patterns (`[ip, user, ...]`)
+//! are rejected, and so are regular expressions inside JSON patterns.
 
 use serde_json::Value;
 
@@ -14,13 +14,15 @@ pub struct PatternError {
 }
 
 /// A parsed filter pattern.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum FilterPattern {
     /// Matches events that contain every `required` term, none of the `excluded` terms, and
     /// at least one `any_of` term when there are any. Terms are case-sensitive substrings.
     Terms { required: Vec<String>, excluded: Vec<String>, any_of: Vec<String> },
     /// Matches events whose message is a JSON object satisfying the expression.
     Json(JsonExpr),
+    /// Matches events in which the regular expression finds a match.
+    Regex(regex::Regex),
 }
 
 /// A boolean expression over the fields of a JSON log event.
@@ -70,8 +72,8 @@ impl FilterPattern {
         if trimmed.starts_with('[') {
             return Err(error("space-delimited patterns ([...]) are not supported by Flicker"));
         }
-        if trimmed.starts_with('%') {
-            return Err(error("regular expression patterns (%...%) are not supported by Flicker"));
+        if let Some(inner) = trimmed.strip_prefix('%') {
+            return parse_regex(inner).map(FilterPattern::Regex).map_err(|r| error(&r));
         }
         parse_terms(trimmed).map_err(|r| error(&r))
     }
@@ -84,12 +86,28 @@ impl FilterPattern {
                     && !excluded.iter().any(|term| message.contains(term.as_str()))
                     && (any_of.is_empty() || any_of.iter().any(|term| message.contains(term.as_str())))
             }
+            FilterPattern::Regex(regex) => regex.is_match(message),
             FilterPattern::Json(expr) => match serde_json::from_str::<Value>(message.trim()) {
                 Ok(value @ Value::Object(_)) => expr.evaluate(&value),
                 _ => false,
             },
         }
     }
+}
+
+/// Parses the text after the opening `%` of a regular expression pattern. CloudWatch Logs
+/// rejects groups and multibyte characters in these expressions, so Flicker does too.
+fn parse_regex(after_percent: &str) -> Result<regex::Regex, String> {
+    let Some(expression) = after_percent.strip_suffix('%') else {
+        return Err("a regular expression pattern ends with '%'".into());
+    };
+    if expression.is_empty() {
+        return Err("the regular expression between '%' and '%' is empty".into());
+    }
+    if let Some(bad) = expression.chars().find(|c| matches!(c, '(' | ')') || !c.is_ascii()) {
+        return Err(format!("the character '{bad}' is not allowed in a regular expression"));
+    }
+    regex::Regex::new(expression).map_err(|err| format!("invalid regular expression: {err}"))
 }
 
 fn parse_terms(pattern: &str) -> Result<FilterPattern, String> {
@@ -470,9 +488,24 @@ mod tests {
     }
 
     #[test]
-    fn space_delimited_and_regex_are_rejected() {
+    fn space_delimited_is_rejected() {
         assert!(FilterPattern::parse("[ip, user]").unwrap_err().reason.contains("space-delimited"));
-        assert!(FilterPattern::parse("%ERR.*%").unwrap_err().reason.contains("regular expression"));
+    }
+
+    #[test]
+    fn regex_pattern_matches_anywhere() {
+        assert!(matches("%[Ee]rror|[Ff]ail%", "request failed"));
+        assert!(matches("%^START%", "START RequestId: 1"));
+        assert!(!matches("%^START%", "x START"));
+        assert!(!matches("%[Ee]rror%", "all good"));
+    }
+
+    #[test]
+    fn regex_pattern_errors() {
+        assert!(FilterPattern::parse("%(a|b)%").unwrap_err().reason.contains("'('"));
+        assert!(FilterPattern::parse("%abc").unwrap_err().reason.contains("ends with '%'"));
+        assert!(FilterPattern::parse("%[a%").unwrap_err().reason.contains("invalid regular expression"));
+        assert!(FilterPattern::parse("%%").is_err());
     }
 
     #[test]

@@ -39,7 +39,8 @@ fn read_events(current: &Path) -> std::io::Result<Vec<StoredEvent>> {
         };
         for line in String::from_utf8_lossy(&bytes).lines() {
             let mut fields = line.splitn(3, '\t');
-            let (Some(timestamp), Some(stream), Some(message)) = (fields.next(), fields.next(), fields.next())
+            let (Some(timestamp), Some(stream), Some(message)) =
+                (fields.next(), fields.next(), fields.next())
             else {
                 continue;
             };
@@ -65,7 +66,9 @@ fn group_name_of(name: &Option<String>, identifier: &Option<String>) -> Result<S
             .split_once(":log-group:")
             .map(|(_, name)| name.trim_end_matches(":*").to_string())
             .unwrap_or_else(|| identifier.clone())),
-        (None, None) => Err(invalid_parameter("Either logGroupName or logGroupIdentifier must be specified.")),
+        (None, None) => {
+            Err(invalid_parameter("Either logGroupName or logGroupIdentifier must be specified."))
+        }
     }
 }
 
@@ -113,9 +116,10 @@ impl LogSubscriptions {
         loop {
             let page = engine.list_functions(marker.as_deref(), Some(10_000))?;
             for function in page.functions {
-                let modified = chrono::DateTime::parse_from_str(&function.last_modified, "%Y-%m-%dT%H:%M:%S%.3f%z")
-                    .map(|time| time.timestamp_millis())
-                    .unwrap_or_default();
+                let modified =
+                    chrono::DateTime::parse_from_str(&function.last_modified, "%Y-%m-%dT%H:%M:%S%.3f%z")
+                        .map(|time| time.timestamp_millis())
+                        .unwrap_or_default();
                 functions.insert(function.function_name, modified);
             }
             match page.next_marker {
@@ -155,7 +159,8 @@ impl LogSubscriptions {
     fn log_group(&self, function: &str, creation_time: i64, stored_bytes: u64) -> LogGroup {
         let settings = self.inner.engine.settings();
         let name = format!("{LAMBDA_LOG_GROUP_PREFIX}{function}");
-        let log_group_arn = format!("arn:aws:logs:{}:{}:log-group:{name}", settings.region, settings.account_id);
+        let log_group_arn =
+            format!("arn:aws:logs:{}:{}:log-group:{name}", settings.region, settings.account_id);
         LogGroup {
             log_group_name: name,
             creation_time,
@@ -222,17 +227,16 @@ impl LogSubscriptions {
     /// GetLogEvents: the events of one log stream. Without a token it returns the newest
     /// events, or the oldest with `startFromHead`. Tokens are `f/N` and `b/N`, a position in
     /// the stream's events.
-    pub async fn get_log_events(&self, request: GetLogEventsRequest) -> Result<GetLogEventsResponse, ApiError> {
+    pub async fn get_log_events(
+        &self,
+        request: GetLogEventsRequest,
+    ) -> Result<GetLogEventsResponse, ApiError> {
         let group = group_name_of(&request.log_group_name, &request.log_group_identifier)?;
         let stream = required(&request.log_stream_name, "logStreamName")?;
         let limit = check_limit(request.limit, EVENTS_LIMIT_MAX)?;
         let function = self.existing_group(&group).await?;
-        let events: Vec<StoredEvent> = self
-            .events_of(function)
-            .await?
-            .into_iter()
-            .filter(|event| event.stream == stream)
-            .collect();
+        let events: Vec<StoredEvent> =
+            self.events_of(function).await?.into_iter().filter(|event| event.stream == stream).collect();
         if events.is_empty() {
             return Err(resource_not_found("The specified log stream does not exist."));
         }
