@@ -1,7 +1,7 @@
-"""Log subscriptions through the CloudWatch Logs API: subscription filter operations and
-their errors, delivery of a producer function's log events to a consumer function as
-`awslogs` events, filter patterns, batching, deletion, restarts and the settings file, and
-reading function logs with FilterLogEvents and GetLogEvents."""
+"""Log subscriptions through the CloudWatch Logs API. The tests cover the subscription filter
+operations and their errors, and the delivery of a producer function's log events to a
+consumer function as `awslogs` events: filter patterns, batching, deletion, restarts and the
+settings file. They also read function logs with FilterLogEvents and GetLogEvents."""
 
 import json
 import re

@@ -87,7 +87,7 @@ pub(crate) async fn dispatch(subscriptions: &LogSubscriptions, operation: &str, 
     result.unwrap_or_else(|error| error_response(&error))
 }
 
-/// The response of an operation without output members.
+/// Builds the response of an operation without output members.
 fn empty() -> Response {
     (StatusCode::OK, [("content-type", CONTENT_TYPE)], "").into_response()
 }

@@ -82,7 +82,7 @@ impl LogStore {
     }
 
     /// Subscribes to a function's log events from now on, in the order they are written. The
-    /// writer thread never waits for a subscriber: when the channel already holds `capacity`
+    /// writer thread never waits for a subscriber: when the channel already contains `capacity`
     /// events, further events are dropped for this subscriber and counted. Dropping the
     /// receiver ends the subscription.
     pub fn subscribe(&self, function: &str, capacity: usize) -> mpsc::Receiver<LogEvent> {
@@ -167,7 +167,7 @@ impl LogWriter {
         }
     }
 
-    /// Sends an event to the function's subscribers without waiting, and forgets subscribers
+    /// Sends an event to the function's subscribers without waiting, and removes subscribers
     /// whose receiver is gone.
     fn publish(&self, event: LogEvent) {
         let closed = {

@@ -88,7 +88,7 @@ impl SubscriptionFilterStore {
         Ok(deleted > 0)
     }
 
-    /// Every filter, ordered by log group and then filter name.
+    /// Loads every filter, ordered by log group and then filter name.
     pub fn load(&self) -> Result<Vec<SubscriptionFilterRecord>, StoreError> {
         let connection = self.lock();
         let mut statement = connection.prepare(

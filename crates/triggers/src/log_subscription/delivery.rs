@@ -38,8 +38,8 @@ const INVOKE_ATTEMPTS: u32 = 5;
 /// Makes event ids unique among events of the same millisecond.
 static EVENT_SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
-/// A 56-digit event id, as CloudWatch Logs uses: the timestamp followed by a sequence number,
-/// so that ids sort in the order the events were written.
+/// Builds a 56-digit event id, as CloudWatch Logs uses: the timestamp followed by a sequence
+/// number, so that ids sort in the order the events were written.
 fn event_id(timestamp_ms: i64) -> String {
     let sequence = EVENT_SEQUENCE.fetch_add(1, Ordering::Relaxed);
     format!("{:020}{:036}", timestamp_ms.max(0), sequence)

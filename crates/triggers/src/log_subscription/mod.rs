@@ -31,7 +31,7 @@ const NAME_MAX: usize = 512;
 const FILTER_PATTERN_MAX: usize = 1024;
 const DESCRIBE_LIMIT_MAX: i64 = 50;
 
-/// Why the log subscriptions could not start.
+/// An error that stops the log subscriptions from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// the stored filters could not be read
@@ -250,7 +250,7 @@ impl LogSubscriptions {
         }
     }
 
-    /// The filters of a log group, ordered by name.
+    /// Lists the filters of a log group, ordered by name.
     fn filters_of(&self, group: &str) -> Vec<SubscriptionFilterRecord> {
         self.groups()
             .get(group)

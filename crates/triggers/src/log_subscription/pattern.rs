@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-/// Why a filter pattern cannot be parsed.
+/// A syntax error in a filter pattern.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("Invalid filter pattern '{pattern}': {reason}")]
 pub struct PatternError {
@@ -78,7 +78,7 @@ impl FilterPattern {
         parse_terms(trimmed).map_err(|r| error(&r))
     }
 
-    /// Whether a log event's message matches.
+    /// Tests whether a log event's message matches.
     pub fn matches(&self, message: &str) -> bool {
         match self {
             FilterPattern::Terms { required, excluded, any_of } => {

@@ -1,5 +1,5 @@
 //! The reading operations of CloudWatch Logs over the function log files: DescribeLogGroups,
-//! FilterLogEvents and GetLogEvents. A function's file holds one event per line,
+//! FilterLogEvents and GetLogEvents. A function's file contains one event per line,
 //! `MILLISECONDS\tSTREAM\tMESSAGE`, with line breaks inside a message written as carriage
 //! returns; the previous file (`NAME.log.1`) is read first.
 
@@ -55,7 +55,7 @@ fn read_events(current: &Path) -> std::io::Result<Vec<StoredEvent>> {
     Ok(events)
 }
 
-/// The name of a log group given as a name or as an ARN (`arn:aws:logs:...:log-group:NAME`).
+/// Extracts the name of a log group given as a name or as an ARN (`arn:aws:logs:...:log-group:NAME`).
 fn group_name_of(name: &Option<String>, identifier: &Option<String>) -> Result<String, ApiError> {
     match (name, identifier) {
         (Some(_), Some(_)) => {
@@ -276,7 +276,7 @@ impl LogSubscriptions {
     }
 }
 
-/// The functions with a log file under `dir`, with the oldest file's creation time (its
+/// Lists the functions with a log file under `dir`, with the oldest file's creation time (its
 /// modification time where the file system records no creation time) and the bytes of both
 /// files.
 fn list_log_files(dir: &Path) -> BTreeMap<String, (i64, u64)> {
