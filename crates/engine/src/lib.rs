@@ -27,7 +27,7 @@ use pool::Pool;
 
 pub use functions::{AccountSettings, FunctionDetails, FunctionList};
 pub use invoke::{InvocationType, InvokeRequest, InvokeResponse};
-pub use logs::{LogEvent, LogStore};
+pub use logs::{LogEvent, LogStore, LogSubscription};
 pub use metrics::Metrics;
 pub use runtimes::{Interpreter, RuntimeCatalog};
 
@@ -288,7 +288,7 @@ impl Engine {
     }
 
     /// Subscribes to a function's log events as they are written; see `LogStore::subscribe`.
-    pub fn subscribe_logs(&self, function: &str, capacity: usize) -> tokio::sync::mpsc::Receiver<LogEvent> {
-        self.inner.launcher.logs.subscribe(function, capacity)
+    pub fn subscribe_logs(&self, function: &str, max_queued_bytes: usize) -> LogSubscription {
+        self.inner.launcher.logs.subscribe(function, max_queued_bytes)
     }
 }

@@ -36,8 +36,46 @@ pub struct LogEvent {
     pub message: String,
 }
 
-/// The channels of the subscribers to each function's log events.
-type Subscribers = Arc<RwLock<HashMap<Arc<str>, Vec<mpsc::Sender<LogEvent>>>>>;
+/// Bytes a subscriber's queue counts for each event on top of its message.
+const SUBSCRIBER_EVENT_OVERHEAD: usize = 64;
+
+/// The subscribers to each function's log events.
+type Subscribers = Arc<RwLock<HashMap<Arc<str>, Vec<Subscriber>>>>;
+
+/// The writer's end of a subscription.
+#[derive(Debug)]
+struct Subscriber {
+    sender: mpsc::UnboundedSender<LogEvent>,
+    queued_bytes: Arc<AtomicUsize>,
+    max_queued_bytes: usize,
+}
+
+fn queued_size(event: &LogEvent) -> usize {
+    event.message.len() + SUBSCRIBER_EVENT_OVERHEAD
+}
+
+/// A subscription to one function's log events; dropping it ends the subscription.
+#[derive(Debug)]
+pub struct LogSubscription {
+    receiver: mpsc::UnboundedReceiver<LogEvent>,
+    queued_bytes: Arc<AtomicUsize>,
+}
+
+impl LogSubscription {
+    /// Waits for the next event; returns `None` once the log writer has stopped.
+    pub async fn recv(&mut self) -> Option<LogEvent> {
+        let event = self.receiver.recv().await?;
+        self.queued_bytes.fetch_sub(queued_size(&event), Ordering::Relaxed);
+        Some(event)
+    }
+
+    /// Takes the next event if one is waiting.
+    pub fn try_recv(&mut self) -> Option<LogEvent> {
+        let event = self.receiver.try_recv().ok()?;
+        self.queued_bytes.fetch_sub(queued_size(&event), Ordering::Relaxed);
+        Some(event)
+    }
+}
 
 /// The log files of all functions under one directory.
 #[derive(Debug, Clone)]
@@ -47,7 +85,7 @@ pub struct LogStore {
     dropped: Arc<AtomicU64>,
     dir: PathBuf,
     subscribers: Subscribers,
-    /// Events not sent to a subscriber because its channel was full.
+    /// Events not sent to a subscriber because its queue was full.
     dropped_for_subscribers: Arc<AtomicU64>,
 }
 
@@ -82,14 +120,16 @@ impl LogStore {
     }
 
     /// Subscribes to a function's log events from now on, in the order they are written. The
-    /// writer thread never waits for a subscriber: when the channel already contains `capacity`
-    /// events, further events are dropped for this subscriber and counted. Dropping the
-    /// receiver ends the subscription.
-    pub fn subscribe(&self, function: &str, capacity: usize) -> mpsc::Receiver<LogEvent> {
-        let (sender, receiver) = mpsc::channel(capacity.max(1));
+    /// writer thread never waits for a subscriber: while the events waiting for it take
+    /// `max_queued_bytes` (message bytes plus 64 per event), further events are dropped for this
+    /// subscriber and counted.
+    pub fn subscribe(&self, function: &str, max_queued_bytes: usize) -> LogSubscription {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let subscriber = Subscriber { sender, queued_bytes: queued_bytes.clone(), max_queued_bytes };
         let mut subscribers = self.subscribers.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        subscribers.entry(Arc::from(function)).or_default().push(sender);
-        receiver
+        subscribers.entry(Arc::from(function)).or_default().push(subscriber);
+        LogSubscription { receiver, queued_bytes }
     }
 
     /// Log events not sent to a subscriber because it fell behind.
@@ -172,24 +212,33 @@ impl LogWriter {
     fn publish(&self, event: LogEvent) {
         let closed = {
             let subscribers = self.subscribers.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let Some(senders) = subscribers.get(&event.function) else { return };
+            let Some(targets) = subscribers.get(&event.function) else { return };
+            let size = queued_size(&event);
             let mut closed = false;
-            for sender in senders {
-                match sender.try_send(event.clone()) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        self.dropped_for_subscribers.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => closed = true,
+            for subscriber in targets {
+                if subscriber.sender.is_closed() {
+                    closed = true;
+                    continue;
+                }
+                if subscriber.queued_bytes.fetch_add(size, Ordering::Relaxed) + size
+                    > subscriber.max_queued_bytes
+                {
+                    subscriber.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+                    self.dropped_for_subscribers.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                if subscriber.sender.send(event.clone()).is_err() {
+                    subscriber.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+                    closed = true;
                 }
             }
             closed
         };
         if closed {
             let mut subscribers = self.subscribers.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if let Some(senders) = subscribers.get_mut(&event.function) {
-                senders.retain(|sender| !sender.is_closed());
-                if senders.is_empty() {
+            if let Some(targets) = subscribers.get_mut(&event.function) {
+                targets.retain(|subscriber| !subscriber.sender.is_closed());
+                if targets.is_empty() {
                     subscribers.remove(&event.function);
                 }
             }
@@ -415,12 +464,13 @@ mod tests {
     async fn subscriber_receives_only_its_function() {
         let dir = tempfile::tempdir().unwrap();
         let logs = LogStore::start(dir.path(), 1 << 20).unwrap();
-        let mut events = logs.subscribe("f", 2);
+        // Room for two of the three events.
+        let mut events = logs.subscribe("f", 2 * (3 + SUBSCRIBER_EVENT_OVERHEAD));
         let (f, g, stream): (Arc<str>, Arc<str>, Arc<str>) = ("f".into(), "g".into(), "s".into());
         logs.append(&g, &stream, "other".into());
         logs.append(&f, &stream, "one".into());
         logs.append(&f, &stream, "two".into());
-        logs.append(&f, &stream, "three".into());
+        logs.append(&f, &stream, "six".into());
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while logs.dropped_subscriber_events() == 0 {
             assert!(std::time::Instant::now() < deadline, "the third event was never dropped");
@@ -429,7 +479,7 @@ mod tests {
         let first = events.recv().await.unwrap();
         assert_eq!((&*first.function, &*first.stream, first.message.as_str()), ("f", "s", "one"));
         assert_eq!(events.recv().await.unwrap().message, "two");
-        assert!(events.try_recv().is_err());
+        assert!(events.try_recv().is_none());
         assert_eq!(logs.dropped_subscriber_events(), 1);
     }
 }

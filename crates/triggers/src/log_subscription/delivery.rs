@@ -10,18 +10,21 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use flicker_engine::{Engine, InvocationType, InvokeRequest, LogEvent};
+use flicker_engine::{Engine, InvocationType, InvokeRequest, LogEvent, LogSubscription};
 use flicker_model::limits;
 use serde::Serialize;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{watch, Semaphore};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use super::ActiveFilter;
 
-/// Log events that may wait for a group's delivery task; the log writer drops events past
-/// this and counts them.
-pub(super) const CHANNEL_CAPACITY: usize = 16 * 1024;
+/// Bytes of log events that may wait for a group's delivery task; the log writer drops events
+/// past this and counts them.
+pub(super) const MAX_QUEUED_BYTES: usize = 32 * 1024 * 1024;
+/// Deliveries of one log group that may be encoding or invoking at once. When all are busy,
+/// the group's task waits and its log events queue up.
+const MAX_CONCURRENT_DELIVERIES: usize = 4;
 /// How long a batch collects events before it is delivered.
 const BATCH_WAIT: Duration = Duration::from_secs(1);
 /// How often the task looks for batches that have waited long enough.
@@ -91,30 +94,36 @@ pub(super) fn spawn(
     engine: Engine,
     log_group: String,
     filters: watch::Receiver<Arc<Vec<ActiveFilter>>>,
-    events: mpsc::Receiver<LogEvent>,
+    events: LogSubscription,
 ) {
+    let owner = engine.settings().account_id.clone();
     let task = GroupDelivery {
-        owner: engine.settings().account_id.clone(),
-        engine,
-        log_group,
+        context: Arc::new(DeliveryContext { engine, owner, log_group }),
         batches: HashMap::new(),
+        deliveries: Arc::new(Semaphore::new(MAX_CONCURRENT_DELIVERIES)),
     };
     tokio::spawn(task.run(filters, events));
 }
 
-struct GroupDelivery {
+/// The fields that every delivery of a log group shares.
+struct DeliveryContext {
     engine: Engine,
     owner: String,
     log_group: String,
+}
+
+struct GroupDelivery {
+    context: Arc<DeliveryContext>,
     /// Batches by filter name and log stream.
     batches: HashMap<(String, Arc<str>), Batch>,
+    deliveries: Arc<Semaphore>,
 }
 
 impl GroupDelivery {
     async fn run(
         mut self,
         mut filters: watch::Receiver<Arc<Vec<ActiveFilter>>>,
-        mut events: mpsc::Receiver<LogEvent>,
+        mut events: LogSubscription,
     ) {
         let mut current = filters.borrow_and_update().clone();
         let mut ticks = tokio::time::interval(BATCH_CHECK_INTERVAL);
@@ -136,14 +145,14 @@ impl GroupDelivery {
             }
         }
         // Events already written when the last filter was deleted are still delivered.
-        while let Ok(event) = events.try_recv() {
+        while let Some(event) = events.try_recv() {
             self.add(&current, event).await;
         }
         let keys: Vec<_> = self.batches.keys().cloned().collect();
         for key in keys {
             self.flush(&key).await;
         }
-        debug!(log_group = %self.log_group, "log subscription delivery stopped");
+        debug!(log_group = %self.context.log_group, "log subscription delivery stopped");
     }
 
     async fn add(&mut self, filters: &[ActiveFilter], event: LogEvent) {
@@ -198,32 +207,63 @@ impl GroupDelivery {
         }
     }
 
+    /// Hands a batch to a delivery task, waiting while `MAX_CONCURRENT_DELIVERIES` are busy.
     async fn flush(&mut self, key: &(String, Arc<str>)) {
         let Some(batch) = self.batches.remove(key) else { return };
-        self.deliver(&batch.filter, &batch.stream, &batch.events).await;
+        let Ok(permit) = self.deliveries.clone().acquire_owned().await else { return };
+        let context = self.context.clone();
+        tokio::spawn(async move {
+            context.deliver(batch.filter, batch.stream, batch.events).await;
+            drop(permit);
+        });
+    }
+}
+
+impl DeliveryContext {
+    /// Encodes the events on a blocking thread, because gzip of a 1 MiB batch takes
+    /// milliseconds of CPU.
+    async fn encode(
+        self: &Arc<Self>,
+        filter_name: String,
+        stream: Arc<str>,
+        events: Vec<SubscriptionLogEvent>,
+    ) -> Result<(Bytes, Vec<SubscriptionLogEvent>), String> {
+        let context = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let message = SubscriptionMessage {
+                message_type: "DATA_MESSAGE",
+                owner: &context.owner,
+                log_group: &context.log_group,
+                log_stream: &stream,
+                subscription_filters: [&filter_name],
+                log_events: &events,
+            };
+            let payload = encode_payload(&message).map_err(|err| err.to_string())?;
+            Ok((payload, events))
+        })
+        .await
+        .map_err(|err| err.to_string())?
     }
 
     /// Invokes the filter's destination with the events, split into several invocations when
     /// the encoded payload exceeds the `Event` payload limit.
-    async fn deliver(&self, filter: &ActiveFilter, stream: &str, events: &[SubscriptionLogEvent]) {
-        let message = SubscriptionMessage {
-            message_type: "DATA_MESSAGE",
-            owner: &self.owner,
-            log_group: &self.log_group,
-            log_stream: stream,
-            subscription_filters: [&filter.record.filter_name],
-            log_events: events,
-        };
-        let payload = match encode_payload(&message) {
-            Ok(payload) => payload,
+    async fn deliver(
+        self: &Arc<Self>,
+        filter: ActiveFilter,
+        stream: Arc<str>,
+        events: Vec<SubscriptionLogEvent>,
+    ) {
+        let encoded = self.encode(filter.record.filter_name.clone(), stream.clone(), events).await;
+        let (payload, mut events) = match encoded {
+            Ok(encoded) => encoded,
             Err(err) => {
                 warn!(log_group = %self.log_group, error = %err, "encoding a subscription event failed");
                 return;
             }
         };
         if payload.len() > limits::ASYNC_PAYLOAD && events.len() > 1 {
-            let (first, second) = events.split_at(events.len() / 2);
-            Box::pin(self.deliver(filter, stream, first)).await;
+            let second = events.split_off(events.len() / 2);
+            Box::pin(self.deliver(filter.clone(), stream.clone(), events)).await;
             Box::pin(self.deliver(filter, stream, second)).await;
             return;
         }
@@ -238,7 +278,10 @@ impl GroupDelivery {
         for attempt in 1..=INVOKE_ATTEMPTS {
             match self.engine.invoke(request.clone()).await {
                 Ok(_) => {
-                    debug!(log_group = %self.log_group, filter = %filter.record.filter_name, events = events.len(), "log events delivered");
+                    debug!(
+                        log_group = %self.log_group, filter = %filter.record.filter_name,
+                        events = events.len(), "log events delivered"
+                    );
                     return;
                 }
                 Err(err) if err.status == 429 && attempt < INVOKE_ATTEMPTS => {

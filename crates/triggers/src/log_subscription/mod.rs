@@ -233,7 +233,7 @@ impl LogSubscriptions {
         let Some(function) = group.strip_prefix(LAMBDA_LOG_GROUP_PREFIX) else { return };
         let filters = vec![filter];
         let (updates, receiver) = watch::channel(Arc::new(filters.clone()));
-        let events = self.inner.engine.subscribe_logs(function, delivery::CHANNEL_CAPACITY);
+        let events = self.inner.engine.subscribe_logs(function, delivery::MAX_QUEUED_BYTES);
         delivery::spawn(self.inner.engine.clone(), group.clone(), receiver, events);
         groups.insert(group, GroupFilters { filters, updates });
     }
