@@ -444,6 +444,23 @@ def test_filter_and_get_log_events(pair):
     assert code == 0, stderr
     assert [e["message"] for e in output["events"]] == ["READ one", "READ two"]
 
+    first = logs.get_log_events(logGroupName=group(producer), logStreamName=stream, startFromHead=True, limit=1)
+    assert [e["message"] for e in first["events"]] == text[:1]
+    second = logs.get_log_events(
+        logGroupName=group(producer), logStreamName=stream, limit=1, nextToken=first["nextForwardToken"]
+    )
+    assert [e["message"] for e in second["events"]] == text[1:2]
+    newest = logs.get_log_events(logGroupName=group(producer), logStreamName=stream, limit=1)
+    assert newest["events"][0]["message"].startswith("REPORT RequestId:")
+
     with pytest.raises(ClientError) as excinfo:
         logs.get_log_events(logGroupName=group(producer), logStreamName="no/such/stream")
     assert error_code(excinfo) == "ResourceNotFoundException"
+
+
+def test_unknown_logs_operation(server):
+    logs = server.client("logs")
+    with pytest.raises(ClientError) as excinfo:
+        logs.create_log_group(logGroupName="/aws/lambda/anything")
+    assert error_code(excinfo) == "UnknownOperationException"
+    assert "CreateLogGroup" in excinfo.value.response["Error"]["Message"]
