@@ -8,6 +8,7 @@ mod functions;
 mod http_endpoints;
 mod invoke;
 mod layers;
+mod logs;
 mod protocols;
 mod queue;
 mod urls;
@@ -37,6 +38,8 @@ pub struct AppState {
     /// The SQS-compatible queues.
     pub queues: QueueService,
     pub schedules: flicker_triggers::schedule::Schedules,
+    /// CloudWatch Logs subscription filters and log reading.
+    pub log_subscriptions: flicker_triggers::log_subscription::LogSubscriptions,
 }
 
 impl FromRef<AppState> for Engine {

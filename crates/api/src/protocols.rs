@@ -32,6 +32,7 @@ pub(crate) async fn dispatch(State(state): State<AppState>, headers: HeaderMap, 
     match service {
         "AmazonSQS" => crate::queue::json(state, headers, operation, body).await,
         "AWSEvents" => crate::events::dispatch(&state.schedules, operation, body).await,
+        "Logs_20140328" => crate::logs::dispatch(&state.log_subscriptions, operation, body).await,
         _ => json_error(
             StatusCode::BAD_REQUEST,
             "UnknownOperationException",

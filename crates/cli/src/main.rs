@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use flicker_engine::{Engine, EngineSettings};
 use flicker_triggers::schedule::{ScheduleSettings, Schedules};
+use flicker_triggers::log_subscription::LogSubscriptions;
 use tracing::info;
 
 /// A self-hosted function platform that speaks the AWS Lambda API.
@@ -134,6 +135,15 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
             return Err(err);
         }
     };
+    let log_subscriptions = match LogSubscriptions::start(engine.clone()).await {
+        Ok(log_subscriptions) => log_subscriptions,
+        Err(err) => {
+            engine.shutdown();
+            sandbox.shutdown();
+            return Err(err).context("failed to start the log subscriptions");
+        }
+    };
+    log_subscriptions.apply_settings(&settings.log_subscriptions).await;
     let address = listener.local_addr()?;
     info!(%address, data_dir = %settings.data_dir.display(), region = %settings.region, "Flicker listening on http://{address}");
 
@@ -149,6 +159,7 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
         http_routes: std::sync::Arc::new(http_routes),
         queues,
         schedules: schedules.clone(),
+        log_subscriptions,
     };
     let router = flicker_api::router(state);
     let stopping = engine.clone();

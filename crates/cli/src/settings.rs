@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use flicker_triggers::log_subscription::wire::LogSubscriptionSetting;
 use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
@@ -131,6 +132,9 @@ struct FileSettings {
     /// `[[schedules]]` tables.
     #[serde(default)]
     schedules: Vec<flicker_triggers::schedule::ConfiguredSchedule>,
+    /// `[[log_subscriptions]]` tables: subscription filters applied at start.
+    #[serde(default)]
+    log_subscriptions: Vec<LogSubscriptionSetting>,
 }
 
 /// The settings in force.
@@ -154,6 +158,8 @@ pub struct Settings {
     pub schedule_rate_unit: Duration,
     /// Schedule rules from the settings file.
     pub schedules: Vec<flicker_triggers::schedule::ConfiguredSchedule>,
+    /// Subscription filters of the settings file, which has the only way to set them.
+    pub log_subscriptions: Vec<LogSubscriptionSetting>,
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
@@ -197,6 +203,7 @@ impl ServeArgs {
                     .unwrap_or(DEFAULT_SCHEDULE_RATE_UNIT_SECONDS),
             ),
             schedules: file.schedules,
+            log_subscriptions: file.log_subscriptions,
         };
         settings.validate()?;
         Ok(settings)
@@ -320,6 +327,23 @@ mod tests {
         assert_eq!(settings.schedules[0].function, "report");
         assert_eq!(settings.schedules[0].input.as_deref(), Some("{\"full\": true}"));
         assert_eq!(empty_args().resolve().unwrap().schedule_rate_unit, Duration::from_secs(60));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn log_subscriptions_read_from_file() {
+        let dir = std::env::temp_dir().join(format!("flicker-settings-logs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("flicker.toml");
+        let text = "[[log_subscriptions]]\nlog_group = \"/aws/lambda/app\"\nfilter_name = \"errors\"\n\
+                    filter_pattern = \"ERROR\"\ndestination_arn = \"arn:aws:lambda:us-east-1:000000000000:function:sink\"\n";
+        std::fs::write(&path, text).unwrap();
+        let mut args = empty_args();
+        args.config = Some(path);
+        let settings = args.resolve().unwrap();
+        assert_eq!(settings.log_subscriptions.len(), 1);
+        assert_eq!(settings.log_subscriptions[0].log_group, "/aws/lambda/app");
+        assert_eq!(settings.log_subscriptions[0].filter_pattern, "ERROR");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

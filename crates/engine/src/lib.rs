@@ -31,7 +31,7 @@ use pool::Pool;
 pub use functions::{AccountSettings, FunctionDetails, FunctionList};
 pub use invoke::{InvocationType, InvokeRequest, InvokeResponse};
 pub use layers::LayerVersionDetails;
-pub use logs::LogStore;
+pub use logs::{LogEvent, LogStore, LogSubscription};
 pub use metrics::Metrics;
 pub use runtimes::{Interpreter, RuntimeCatalog};
 pub use urls::url_path;
@@ -290,6 +290,7 @@ impl Engine {
             idle_environments: idle,
             concurrent_executions: self.inner.running.load(std::sync::atomic::Ordering::Relaxed),
             dropped_log_events: self.inner.launcher.logs.dropped_events(),
+            dropped_subscriber_log_events: self.inner.launcher.logs.dropped_subscriber_events(),
         })
     }
 
@@ -300,5 +301,10 @@ impl Engine {
     /// The path of a function's current log file.
     pub fn log_path(&self, function: &str) -> PathBuf {
         self.inner.launcher.logs.path(function)
+    }
+
+    /// Subscribes to a function's log events as they are written; see `LogStore::subscribe`.
+    pub fn subscribe_logs(&self, function: &str, max_queued_bytes: usize) -> LogSubscription {
+        self.inner.launcher.logs.subscribe(function, max_queued_bytes)
     }
 }

@@ -7,6 +7,7 @@ mod layers;
 mod queue;
 mod schedules;
 mod sqlite;
+mod subscriptions;
 
 use std::path::PathBuf;
 
@@ -18,6 +19,7 @@ pub use layers::{LayerStore, SqliteLayerStore};
 pub use queue::{QueueStore, ReceiveUpdate, SqliteQueueStore, StoredMessage, StoredQueue};
 pub use schedules::{ScheduleRuleRecord, ScheduleStore, ScheduleTargetRecord};
 pub use sqlite::SqliteStore;
+pub use subscriptions::{SubscriptionFilterRecord, SubscriptionFilterStore};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]

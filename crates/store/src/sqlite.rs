@@ -36,7 +36,11 @@ impl SqliteStore {
         let open_error = |source| StoreError::Open { path: PathBuf::from(path), source };
         let connection = Connection::open(path).map_err(open_error)?;
         connection
-            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
+            // Other tables of this file are written through connections of their own, so a
+            // write waits for theirs instead of failing with SQLITE_BUSY.
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
+            )
             .map_err(open_error)?;
         connection.execute_batch(SCHEMA).map_err(open_error)?;
         Ok(Self { connection: Mutex::new(connection) })
