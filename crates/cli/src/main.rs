@@ -6,8 +6,8 @@ mod settings;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use flicker_engine::{Engine, EngineSettings};
-use flicker_triggers::schedule::{ScheduleSettings, Schedules};
 use flicker_triggers::log_subscription::LogSubscriptions;
+use flicker_triggers::schedule::{ScheduleSettings, Schedules};
 use tracing::info;
 
 /// A self-hosted function platform that speaks the AWS Lambda API.
