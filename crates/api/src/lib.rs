@@ -6,6 +6,7 @@ mod error;
 mod functions;
 mod invoke;
 mod protocols;
+mod versions;
 
 use axum::extract::FromRef;
 use axum::extract::Request;
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/2015-03-31/functions/{name}/invocations", post(invoke::invoke))
         .route("/2014-11-13/functions/{name}/invoke-async", post(invoke::invoke_async))
         .route("/2014-11-13/functions/{name}/invoke-async/", post(invoke::invoke_async))
+        .merge(versions_router())
         .route("/2016-08-19/account-settings", get(functions::account_settings))
         .route("/2016-08-19/account-settings/", get(functions::account_settings))
         .route("/_flicker/code/{file}", get(functions::download_code))
@@ -53,6 +55,32 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::unknown_operation)
         .layer(middleware::from_fn(add_request_id))
         .with_state(state)
+}
+
+/// The routes of versions, aliases, concurrency controls and tags.
+fn versions_router() -> Router<AppState> {
+    use axum::routing::put;
+    let functions = "/2015-03-31/functions/{name}";
+    Router::new()
+        .route(&format!("{functions}/versions"), get(versions::list_versions).post(versions::publish_version))
+        .route(&format!("{functions}/aliases"), get(versions::list_aliases).post(versions::create_alias))
+        .route(
+            &format!("{functions}/aliases/{{alias}}"),
+            get(versions::get_alias).put(versions::update_alias).delete(versions::delete_alias),
+        )
+        .route(
+            "/2017-10-31/functions/{name}/concurrency",
+            put(versions::put_concurrency).delete(versions::delete_concurrency),
+        )
+        .route("/2019-09-30/functions/{name}/concurrency", get(versions::get_concurrency))
+        .route(
+            "/2019-09-30/functions/{name}/provisioned-concurrency",
+            get(versions::get_provisioned).put(versions::put_provisioned).delete(versions::delete_provisioned),
+        )
+        .route(
+            "/2017-03-31/tags/{resource}",
+            get(versions::list_tags).post(versions::tag_resource).delete(versions::untag_resource),
+        )
 }
 
 async fn metrics(

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use flicker_model::FunctionConfig;
+use flicker_model::{FunctionConfig, FunctionSettings};
 use rusqlite::{params, Connection, ErrorCode};
 
 use crate::{Store, StoreError};
@@ -19,6 +19,10 @@ CREATE TABLE IF NOT EXISTS function_versions (
     version TEXT NOT NULL,
     config TEXT NOT NULL,
     PRIMARY KEY (name, version)
+);
+CREATE TABLE IF NOT EXISTS function_settings (
+    name TEXT PRIMARY KEY,
+    settings TEXT NOT NULL
 );
 ";
 
@@ -90,9 +94,35 @@ impl Store for SqliteStore {
                 "DELETE FROM function_versions WHERE name = ?1 AND version = ?2",
                 params![name, version],
             )?,
-            None => connection.execute("DELETE FROM function_versions WHERE name = ?1", params![name])?,
+            None => {
+                connection.execute("DELETE FROM function_settings WHERE name = ?1", params![name])?;
+                connection.execute("DELETE FROM function_versions WHERE name = ?1", params![name])?
+            }
         };
         Ok(deleted)
+    }
+
+    fn save_settings(&self, name: &str, settings: &FunctionSettings) -> Result<(), StoreError> {
+        let json = serde_json::to_string(settings).expect("function settings serialize");
+        self.lock().execute(
+            "INSERT OR REPLACE INTO function_settings (name, settings) VALUES (?1, ?2)",
+            params![name, json],
+        )?;
+        Ok(())
+    }
+
+    fn load_settings(&self) -> Result<Vec<(String, FunctionSettings)>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare("SELECT name, settings FROM function_settings ORDER BY name")?;
+        let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
+        let mut all = Vec::new();
+        for row in rows {
+            let (name, json) = row?;
+            let settings = serde_json::from_str(&json)
+                .map_err(|source| StoreError::Corrupt { name: name.clone(), source })?;
+            all.push((name, settings));
+        }
+        Ok(all)
     }
 }
 
@@ -150,5 +180,21 @@ mod tests {
         store.create_function(&sample("a")).unwrap();
         assert_eq!(store.delete_function("a", None).unwrap(), 1);
         assert_eq!(store.delete_function("a", None).unwrap(), 0);
+    }
+
+    #[test]
+    fn settings_survive_reopen_and_go_with_the_function() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let store = SqliteStore::open(&path).unwrap();
+        store.create_function(&sample("a")).unwrap();
+        let settings = FunctionSettings { last_version: 3, reserved_concurrency: Some(5), ..Default::default() };
+        store.save_settings("a", &settings).unwrap();
+        drop(store);
+
+        let reopened = SqliteStore::open(&path).unwrap();
+        assert_eq!(reopened.load_settings().unwrap(), vec![("a".to_string(), settings)]);
+        reopened.delete_function("a", None).unwrap();
+        assert!(reopened.load_settings().unwrap().is_empty());
     }
 }
