@@ -75,7 +75,9 @@ fn versions_router() -> Router<AppState> {
         .route("/2019-09-30/functions/{name}/concurrency", get(versions::get_concurrency))
         .route(
             "/2019-09-30/functions/{name}/provisioned-concurrency",
-            get(versions::get_provisioned).put(versions::put_provisioned).delete(versions::delete_provisioned),
+            get(versions::get_provisioned)
+                .put(versions::put_provisioned)
+                .delete(versions::delete_provisioned),
         )
         .route(
             "/2017-03-31/tags/{resource}",

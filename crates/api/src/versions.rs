@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use flicker_engine::Engine;
 use flicker_model::versions::{
-    CreateAliasRequest, PublishVersionRequest, PutFunctionConcurrencyRequest, PutProvisionedConcurrencyRequest,
-    TagResourceRequest, UpdateAliasRequest,
+    CreateAliasRequest, PublishVersionRequest, PutFunctionConcurrencyRequest,
+    PutProvisionedConcurrencyRequest, TagResourceRequest, UpdateAliasRequest,
 };
 use flicker_model::{ApiError, FunctionRef};
 
@@ -26,7 +26,9 @@ const MAX_BODY: usize = 256 * 1024;
 
 async fn small_body(body: Body, operation: &str) -> ApiResult<bytes::Bytes> {
     read_body(body, MAX_BODY, || {
-        ApiError::entity_too_large(format!("Request must be smaller than {MAX_BODY} bytes for the {operation} operation"))
+        ApiError::entity_too_large(format!(
+            "Request must be smaller than {MAX_BODY} bytes for the {operation} operation"
+        ))
     })
     .await
 }
@@ -122,8 +124,10 @@ pub(crate) async fn put_concurrency(
     body: Body,
 ) -> ApiResult<Response> {
     let reference = unqualified(&name)?;
-    let request: PutFunctionConcurrencyRequest = parse_json(&small_body(body, "PutFunctionConcurrency").await?)?;
-    let concurrency = engine.put_function_concurrency(&reference, request.reserved_concurrent_executions).await?;
+    let request: PutFunctionConcurrencyRequest =
+        parse_json(&small_body(body, "PutFunctionConcurrency").await?)?;
+    let concurrency =
+        engine.put_function_concurrency(&reference, request.reserved_concurrent_executions).await?;
     Ok(Json(concurrency).into_response())
 }
 
@@ -153,7 +157,11 @@ pub(crate) async fn put_provisioned(
         parse_json(&small_body(body, "PutProvisionedConcurrencyConfig").await?)?;
     let qualifier = reference.qualifier.clone();
     let config = engine
-        .put_provisioned_concurrency(&reference, qualifier.as_deref(), request.provisioned_concurrent_executions)
+        .put_provisioned_concurrency(
+            &reference,
+            qualifier.as_deref(),
+            request.provisioned_concurrent_executions,
+        )
         .await?;
     Ok((StatusCode::ACCEPTED, Json(config)).into_response())
 }
@@ -209,6 +217,9 @@ pub(crate) async fn untag_resource(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub(crate) async fn list_tags(State(engine): State<Engine>, Path(resource): Path<String>) -> ApiResult<Response> {
+pub(crate) async fn list_tags(
+    State(engine): State<Engine>,
+    Path(resource): Path<String>,
+) -> ApiResult<Response> {
     Ok(Json(engine.list_tags(&resource)?).into_response())
 }

@@ -62,8 +62,9 @@ impl Engine {
         reject_qualifier(reference)?;
         let name = request.name.ok_or_else(|| ApiError::invalid_parameter("Name is required."))?;
         versions::alias_name(&name)?;
-        let function_version =
-            request.function_version.ok_or_else(|| ApiError::invalid_parameter("FunctionVersion is required."))?;
+        let function_version = request
+            .function_version
+            .ok_or_else(|| ApiError::invalid_parameter("FunctionVersion is required."))?;
         let description = request.description.unwrap_or_default();
         versions::description(&description)?;
         let additional = versions::routing_config(request.routing_config.as_ref())?;

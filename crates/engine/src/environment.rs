@@ -106,8 +106,7 @@ impl Launcher {
         version: &FunctionVersion,
         provisioned: Option<ProvisionedSlot>,
     ) -> std::io::Result<Environment> {
-        let initialization_type =
-            if provisioned.is_some() { "provisioned-concurrency" } else { "on-demand" };
+        let initialization_type = if provisioned.is_some() { "provisioned-concurrency" } else { "on-demand" };
         let id = uuid::Uuid::new_v4().simple().to_string();
         let host = HostDirs {
             task_root: version.task_root.clone(),

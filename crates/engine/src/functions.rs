@@ -14,8 +14,8 @@ use flicker_model::{
 use serde::Serialize;
 use tracing::{error, info};
 
-use crate::package::{self, PackageInfo};
 use crate::entry::FunctionEntry;
+use crate::package::{self, PackageInfo};
 use crate::pool::Pool;
 use crate::{Engine, FunctionVersion};
 
@@ -441,7 +441,8 @@ impl Engine {
                 code_size_unzipped: limits::CODE_UNZIPPED,
                 code_size_zipped: limits::CODE_ZIPPED,
                 concurrent_executions: limit,
-                unreserved_concurrent_executions: limit.saturating_sub(self.committed_concurrency(&functions)),
+                unreserved_concurrent_executions: limit
+                    .saturating_sub(self.committed_concurrency(&functions)),
             },
             account_usage: AccountUsage {
                 total_code_size: functions.values().map(|entry| entry.code_size()).sum(),

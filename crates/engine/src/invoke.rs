@@ -155,9 +155,11 @@ impl Engine {
                 // when the caller disconnects and its request is dropped.
                 let engine = self.clone();
                 let (payload, tail_log) = (request.payload, request.tail_log);
-                tokio::spawn(async move { engine.invoke_sync(target, payload, tail_log, client_context).await })
-                    .await
-                    .map_err(|err| ApiError::service(format!("The invocation failed: {err}")))?
+                tokio::spawn(
+                    async move { engine.invoke_sync(target, payload, tail_log, client_context).await },
+                )
+                .await
+                .map_err(|err| ApiError::service(format!("The invocation failed: {err}")))?
             }
         }
     }
@@ -182,7 +184,8 @@ impl Engine {
             let _waiting = WaitingEvent { engine: engine.clone(), size };
             let mut delay = Duration::from_millis(50);
             loop {
-                match engine.invoke_sync(target.clone(), payload.clone(), false, client_context.clone()).await {
+                match engine.invoke_sync(target.clone(), payload.clone(), false, client_context.clone()).await
+                {
                     Err(err) if err.status == 429 => {
                         tokio::time::sleep(delay).await;
                         delay = (delay * 2).min(Duration::from_secs(5));

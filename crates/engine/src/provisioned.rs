@@ -64,7 +64,9 @@ impl Engine {
         let function_arn = self.arn(&reference.name);
         if qualifier == "$LATEST" {
             return Err(ApiError::invalid_parameter(match operation {
-                Operation::Put => "Provisioned Concurrency Configs cannot be applied to unpublished function versions.",
+                Operation::Put => {
+                    "Provisioned Concurrency Configs cannot be applied to unpublished function versions."
+                }
                 Operation::Read => "The function resource provided must be an alias or a published version.",
             }));
         }
@@ -114,9 +116,19 @@ impl Engine {
 
     /// Checks that provisioning `requested` executions on `qualifier` fits the function's
     /// reserved concurrency or the account's unreserved share.
-    fn check_provisioned_limits(&self, entry: &FunctionEntry, qualifier: &str, requested: u32) -> Result<(), ApiError> {
-        let others: u32 =
-            entry.settings.provisioned.iter().filter(|(q, _)| q.as_str() != qualifier).map(|(_, p)| p.requested).sum();
+    fn check_provisioned_limits(
+        &self,
+        entry: &FunctionEntry,
+        qualifier: &str,
+        requested: u32,
+    ) -> Result<(), ApiError> {
+        let others: u32 = entry
+            .settings
+            .provisioned
+            .iter()
+            .filter(|(q, _)| q.as_str() != qualifier)
+            .map(|(_, p)| p.requested)
+            .sum();
         let total = others + requested;
         if let Some(reserved) = entry.settings.reserved_concurrency {
             if total > reserved {
@@ -134,9 +146,10 @@ impl Engine {
             .iter()
             .filter(|(other, _)| *other != name)
             .map(|(_, e)| {
-                e.settings
-                    .reserved_concurrency
-                    .map_or_else(|| e.settings.provisioned.values().map(|p| p.requested as usize).sum(), |r| r as usize)
+                e.settings.reserved_concurrency.map_or_else(
+                    || e.settings.provisioned.values().map(|p| p.requested as usize).sum(),
+                    |r| r as usize,
+                )
             })
             .sum();
         drop(functions);
@@ -168,7 +181,9 @@ impl Engine {
         let _control = self.inner.control.lock().await;
         let (entry, qualifier) = self.provisioned_entry(reference, qualifier, Operation::Put)?;
         let version = target_version(&entry, &qualifier).ok_or_else(|| {
-            ApiError::invalid_parameter("Provisioned Concurrency Configs cannot be applied to unpublished function versions.")
+            ApiError::invalid_parameter(
+                "Provisioned Concurrency Configs cannot be applied to unpublished function versions.",
+            )
         })?;
         for other in entry.settings.provisioned.keys().filter(|q| **q != qualifier) {
             if target_version(&entry, other) != Some(version) {
@@ -234,8 +249,12 @@ impl Engine {
         let max_items = page_size(max_items)?;
         let entry = self.entry(reference)?;
         let function_arn = self.arn(&reference.name);
-        let matching: Vec<(&String, &ProvisionedConfig)> =
-            entry.settings.provisioned.iter().filter(|(q, _)| marker.is_none_or(|m| q.as_str() > m)).collect();
+        let matching: Vec<(&String, &ProvisionedConfig)> = entry
+            .settings
+            .provisioned
+            .iter()
+            .filter(|(q, _)| marker.is_none_or(|m| q.as_str() > m))
+            .collect();
         let next_marker = (matching.len() > max_items).then(|| matching[max_items - 1].0.clone());
         let configs = matching
             .iter()

@@ -61,7 +61,8 @@ impl Engine {
     pub(crate) fn lookup(&self, reference: &FunctionRef) -> Result<Arc<Pool>, ApiError> {
         let settings = &self.inner.settings;
         reference.check_scope(&settings.region, &settings.account_id)?;
-        let entry = self.read_functions().get(&reference.name).cloned().ok_or_else(|| self.not_found(reference))?;
+        let entry =
+            self.read_functions().get(&reference.name).cloned().ok_or_else(|| self.not_found(reference))?;
         let qualifier = reference.qualifier.as_deref().unwrap_or("$LATEST");
         let version = match entry.settings.aliases.get(qualifier) {
             Some(alias) => alias.function_version.as_str(),
@@ -75,7 +76,8 @@ impl Engine {
     pub(crate) fn resolve_target(&self, reference: &FunctionRef) -> Result<Target, ApiError> {
         let settings = &self.inner.settings;
         reference.check_scope(&settings.region, &settings.account_id)?;
-        let entry = self.read_functions().get(&reference.name).cloned().ok_or_else(|| self.not_found(reference))?;
+        let entry =
+            self.read_functions().get(&reference.name).cloned().ok_or_else(|| self.not_found(reference))?;
         let qualifier = reference.qualifier.as_deref().unwrap_or("$LATEST");
         let version = match entry.settings.aliases.get(qualifier) {
             Some(alias) => match &alias.additional_version {

@@ -68,9 +68,9 @@ impl Engine {
         tags: Option<BTreeMap<String, String>>,
     ) -> Result<(), ApiError> {
         let reference = function_resource(resource)?;
-        let tags = tags
-            .filter(|tags| !tags.is_empty())
-            .ok_or_else(|| ApiError::invalid_parameter("An error occurred and the request cannot be processed."))?;
+        let tags = tags.filter(|tags| !tags.is_empty()).ok_or_else(|| {
+            ApiError::invalid_parameter("An error occurred and the request cannot be processed.")
+        })?;
         let _control = self.inner.control.lock().await;
         let entry = self.entry(&reference)?;
         let mut updated = FunctionEntry::clone(&entry);

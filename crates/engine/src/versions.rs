@@ -110,17 +110,17 @@ impl Engine {
     ) -> Result<VersionList, ApiError> {
         let max_items = page_size(max_items)?;
         let entry = self.entry(reference)?;
-        let mut all: Vec<FunctionConfiguration> = entry
-            .pools()
-            .map(|pool| self.wire(&pool.version.config).without_state())
-            .collect();
+        let mut all: Vec<FunctionConfiguration> =
+            entry.pools().map(|pool| self.wire(&pool.version.config).without_state()).collect();
         if let Some(latest) = all.first_mut() {
             latest.function_arn = format!("{}:$LATEST", latest.function_arn);
         }
         let start = match marker {
             Some(marker) => {
                 let position = all.iter().position(|c| c.version == marker);
-                position.map(|p| p + 1).ok_or_else(|| ApiError::invalid_parameter(format!("Invalid Marker: {marker}")))?
+                position
+                    .map(|p| p + 1)
+                    .ok_or_else(|| ApiError::invalid_parameter(format!("Invalid Marker: {marker}")))?
             }
             None => 0,
         };
@@ -131,7 +131,11 @@ impl Engine {
 
     /// Deletes one published version. Deleting a version that does not exist succeeds without
     /// effect, as in AWS. The caller holds the control lock.
-    pub(crate) async fn delete_version(&self, entry: &FunctionEntry, qualifier: &str) -> Result<(), ApiError> {
+    pub(crate) async fn delete_version(
+        &self,
+        entry: &FunctionEntry,
+        qualifier: &str,
+    ) -> Result<(), ApiError> {
         let Ok(number) = qualifier.parse::<u64>() else {
             // An alias is not a version, and deleting it through DeleteFunction has no effect.
             return Ok(());

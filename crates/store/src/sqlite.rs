@@ -113,7 +113,8 @@ impl Store for SqliteStore {
 
     fn load_settings(&self) -> Result<Vec<(String, FunctionSettings)>, StoreError> {
         let connection = self.lock();
-        let mut statement = connection.prepare("SELECT name, settings FROM function_settings ORDER BY name")?;
+        let mut statement =
+            connection.prepare("SELECT name, settings FROM function_settings ORDER BY name")?;
         let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
         let mut all = Vec::new();
         for row in rows {
@@ -188,7 +189,8 @@ mod tests {
         let path = dir.path().join("db");
         let store = SqliteStore::open(&path).unwrap();
         store.create_function(&sample("a")).unwrap();
-        let settings = FunctionSettings { last_version: 3, reserved_concurrency: Some(5), ..Default::default() };
+        let settings =
+            FunctionSettings { last_version: 3, reserved_concurrency: Some(5), ..Default::default() };
         store.save_settings("a", &settings).unwrap();
         drop(store);
 
