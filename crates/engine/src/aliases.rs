@@ -165,7 +165,7 @@ impl Engine {
         Ok(())
     }
 
-    /// A page of aliases ordered by name, optionally only those that point to
+    /// Lists a page of aliases ordered by name, optionally only those that point to
     /// `function_version`.
     pub fn list_aliases(
         &self,

@@ -42,7 +42,7 @@ impl Drop for ConcurrencyPermit {
     }
 }
 
-/// What one function takes from the account's limit: its reserved concurrency, or else the
+/// Computes what one function takes from the account's limit: its reserved concurrency, or else the
 /// provisioned concurrency configured on its versions and aliases.
 fn committed_by(entry: &FunctionEntry) -> usize {
     match entry.settings.reserved_concurrency {
@@ -77,7 +77,7 @@ impl Engine {
         Ok(permit)
     }
 
-    /// The concurrency all functions take from the account.
+    /// Sums the concurrency all functions take from the account.
     pub(crate) fn committed_concurrency(&self, functions: &HashMap<String, Arc<FunctionEntry>>) -> usize {
         functions.values().map(|entry| committed_by(entry)).sum()
     }
@@ -99,12 +99,17 @@ impl Engine {
     }
 
     /// Checks that `requested` more executions for function `name` leave the account's minimum
-    /// unreserved; `what` names the parameter in the error.
-    pub(crate) fn check_unreserved(&self, name: &str, requested: usize, what: &str) -> Result<(), ApiError> {
+    /// unreserved; `parameter` names the request member in the error.
+    pub(crate) fn check_unreserved(
+        &self,
+        name: &str,
+        requested: usize,
+        parameter: &str,
+    ) -> Result<(), ApiError> {
         let limit = self.inner.settings.concurrency_limit;
         if self.committed_except(name) + requested + MIN_UNRESERVED > limit {
             return Err(ApiError::invalid_parameter(format!(
-                "Specified {what} for function decreases account's UnreservedConcurrentExecution below \
+                "Specified {parameter} for function decreases account's UnreservedConcurrentExecution below \
                  its minimum value of [{MIN_UNRESERVED}]."
             )));
         }

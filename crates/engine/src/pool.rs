@@ -61,7 +61,7 @@ impl ProvisionedSlot {
         }
     }
 
-    /// Whether more provisioned environments are live than the target asks for.
+    /// Whether more provisioned environments are live than the target.
     pub fn surplus(&self) -> bool {
         self.counters.live.load(Ordering::Acquire) > self.counters.target.load(Ordering::Acquire)
     }
@@ -223,5 +223,41 @@ impl Pool {
 
     pub fn idle_count(&self) -> usize {
         self.lock().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provisioned_slots_stop_at_target() {
+        let counters = Arc::new(ProvisionedCounters::default());
+        counters.target.store(2, Ordering::Release);
+
+        let first = ProvisionedSlot::take(&counters);
+        let mut second = ProvisionedSlot::take(&counters);
+        let third = ProvisionedSlot::take(&counters);
+
+        assert!(first.is_some());
+        assert!(third.is_none());
+        if let Some(slot) = second.as_mut() {
+            slot.mark_ready();
+        }
+        assert_eq!(counters.ready.load(Ordering::Acquire), 1);
+        drop(second);
+        assert_eq!(counters.live.load(Ordering::Acquire), 1);
+        assert_eq!(counters.ready.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn provisioned_slot_surplus_after_target_lowered() {
+        let counters = Arc::new(ProvisionedCounters::default());
+        counters.target.store(1, Ordering::Release);
+        let slot = ProvisionedSlot::take(&counters).expect("a slot below the target");
+
+        assert!(!slot.surplus());
+        counters.target.store(0, Ordering::Release);
+        assert!(slot.surplus());
     }
 }

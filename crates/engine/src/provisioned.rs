@@ -25,7 +25,8 @@ pub struct ProvisionedConcurrencyList {
     pub next_marker: Option<String>,
 }
 
-/// Which operation checks a qualifier, because AWS words the `$LATEST` error differently.
+/// The kind of operation that checks a qualifier, because AWS words the `$LATEST` error
+/// differently for Put than for Get and Delete.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Operation {
     Put,

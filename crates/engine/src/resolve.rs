@@ -10,7 +10,7 @@ use crate::entry::FunctionEntry;
 use crate::pool::Pool;
 use crate::Engine;
 
-/// Where a reference leads, as other parts of the server need it without invoking.
+/// The function version and ARN a reference leads to, for callers that do not invoke.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedFunction {
     pub function_name: String,
@@ -20,17 +20,17 @@ pub struct ResolvedFunction {
     pub qualified_arn: String,
 }
 
-/// What one invocation runs on, and what its admission counts against.
+/// The pool one invocation runs on, and the counters its admission checks.
 #[derive(Clone)]
 pub(crate) struct Target {
     pub pool: Arc<Pool>,
-    /// The ARN the caller invoked, which the function sees as `invoked_function_arn`.
+    /// The ARN the caller invoked, passed to the function as `invoked_function_arn`.
     pub invoked_arn: String,
     pub running: Arc<AtomicUsize>,
     pub reserved: Option<u32>,
 }
 
-/// A uniformly distributed number in [0, 1) from the system's random source.
+/// Draws a uniformly distributed number in [0, 1) from the random source of UUID v4.
 fn random_fraction() -> f64 {
     let bits = uuid::Uuid::new_v4().as_u128() >> 75;
     bits as f64 / (1u64 << 53) as f64
@@ -48,7 +48,7 @@ impl Engine {
             .ok_or_else(|| ApiError::function_not_found(&self.arn(&reference.name)))
     }
 
-    /// The not-found error for a reference, naming its qualifier if it has one.
+    /// Builds the not-found error for a reference, naming its qualifier if it has one.
     pub(crate) fn not_found(&self, reference: &FunctionRef) -> ApiError {
         let arn = self.arn(&reference.name);
         match &reference.qualifier {
@@ -111,8 +111,23 @@ impl Engine {
         })
     }
 
-    /// The reserved concurrency of a function, if it has one.
+    /// Returns the reserved concurrency of a function, if it has one.
     pub fn reserved_concurrency(&self, name: &str) -> Option<u32> {
         self.read_functions().get(name).and_then(|entry| entry.settings.reserved_concurrency)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_fraction_stays_in_unit_interval() {
+        let draws: Vec<f64> = (0..10_000).map(|_| random_fraction()).collect();
+
+        assert!(draws.iter().all(|x| (0.0..1.0).contains(x)));
+        let below_tenth = draws.iter().filter(|x| **x < 0.1).count();
+        // 1,000 expected; the binomial standard deviation is 30.
+        assert!((800..1200).contains(&below_tenth), "{below_tenth}");
     }
 }

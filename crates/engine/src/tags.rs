@@ -44,13 +44,13 @@ fn function_resource(resource: &str) -> Result<FunctionRef, ApiError> {
     }
     let kind = resource.split(':').nth(5).unwrap_or_default();
     if kind != "function" {
-        let what = match kind {
+        let resource_kind = match kind {
             "event-source-mapping" => "Event source mapping",
             "layer" => "Layer",
             "code-signing-config" => "Code signing config",
             _ => "Capacity provider",
         };
-        return Err(ApiError::not_found(format!("{what} not found: {resource}")));
+        return Err(ApiError::not_found(format!("{resource_kind} not found: {resource}")));
     }
     let reference = FunctionRef::parse(resource)?;
     if reference.qualifier.is_some() {

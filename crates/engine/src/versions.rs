@@ -100,7 +100,7 @@ impl Engine {
         Ok(self.wire(&config))
     }
 
-    /// A page of a function's versions, `$LATEST` first. `marker` is the `NextMarker` of the
+    /// Lists a page of a function's versions, `$LATEST` first. `marker` is the `NextMarker` of the
     /// previous page.
     pub fn list_versions(
         &self,
@@ -143,6 +143,7 @@ impl Engine {
         if !entry.versions.contains_key(&number) {
             return Ok(());
         }
+
         let referencing: Vec<&str> = entry
             .settings
             .aliases
@@ -159,6 +160,7 @@ impl Engine {
                 referencing.join(", ")
             )));
         }
+
         let name = entry.latest.version.config.name.clone();
         let version = qualifier.to_string();
         self.with_store(move |store| store.delete_function(&name, Some(&version))).await?;

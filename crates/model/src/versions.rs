@@ -1,6 +1,6 @@
-//! What a function has besides its versions' configurations: aliases, reserved and
-//! provisioned concurrency, tags and the version counter, as stored; the request and response
-//! bodies of the operations that change them; and their validation rules.
+//! The state of a function outside its versions' configurations: aliases, reserved and
+//! provisioned concurrency, tags and the version counter. This module also has the request and
+//! response bodies of the operations that change them, and their validation rules.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -231,14 +231,14 @@ pub fn routing_config(routing: Option<&RoutingConfig>) -> Result<Option<(String,
     let Some(weights) = routing.and_then(|r| r.additional_version_weights.as_ref()) else {
         return Ok(None);
     };
-    let shown = || {
+    let weights_text = || {
         let items: Vec<String> = weights.iter().map(|(k, v)| format!("{k}={}", java_double(*v))).collect();
         format!("{{{}}}", items.join(", "))
     };
     let field = "routingConfig.additionalVersionWeights";
     if weights.keys().any(|k| k.is_empty() || k.len() > 1024 || !k.bytes().all(|b| b.is_ascii_digit())) {
         return Err(constraint(
-            &shown(),
+            &weights_text(),
             field,
             "Map keys must satisfy constraint: [Member must have length less than or equal to 1024, \
              Member must have length greater than or equal to 1, Member must satisfy regular \
@@ -247,7 +247,7 @@ pub fn routing_config(routing: Option<&RoutingConfig>) -> Result<Option<(String,
     }
     if weights.values().any(|w| !(0.0..=1.0).contains(w)) {
         return Err(constraint(
-            &shown(),
+            &weights_text(),
             field,
             "Map value must satisfy constraint: [Member must have value less than or equal to 1.0, \
              Member must have value greater than or equal to 0.0, Member must not be null]",
@@ -258,7 +258,7 @@ pub fn routing_config(routing: Option<&RoutingConfig>) -> Result<Option<(String,
             "Number of items in AdditionalVersionWeights cannot be greater than 1",
         ));
     }
-    Ok(weights.iter().next().map(|(k, v)| (k.clone(), *v)))
+    Ok(weights.iter().next().map(|(version, weight)| (version.clone(), *weight)))
 }
 
 #[cfg(test)]
@@ -299,7 +299,7 @@ mod tests {
             additional_version_weights: Some(IndexMap::from([("2".into(), 0.3), ("3".into(), 0.1)])),
         };
         assert_eq!(routing_config(Some(&routing)).unwrap_err().code, "InvalidParameterValueException");
-        let one = RoutingConfig { additional_version_weights: Some(IndexMap::from([("2".into(), 0.3)])) };
-        assert_eq!(routing_config(Some(&one)).unwrap(), Some(("2".to_string(), 0.3)));
+        let single = RoutingConfig { additional_version_weights: Some(IndexMap::from([("2".into(), 0.3)])) };
+        assert_eq!(routing_config(Some(&single)).unwrap(), Some(("2".to_string(), 0.3)));
     }
 }
