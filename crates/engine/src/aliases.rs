@@ -7,7 +7,8 @@ use serde::Serialize;
 use tracing::info;
 
 use crate::entry::FunctionEntry;
-use crate::versions::{page_size, reject_qualifier};
+use crate::functions::reject_qualifier;
+use crate::versions::page_size;
 use crate::Engine;
 
 /// One page of ListAliases.

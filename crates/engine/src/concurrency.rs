@@ -11,9 +11,9 @@ use serde::Serialize;
 use tracing::info;
 
 use crate::entry::FunctionEntry;
+use crate::functions::reject_qualifier;
 use crate::metrics::increment;
 use crate::resolve::Target;
-use crate::versions::reject_qualifier;
 use crate::{Engine, Inner};
 
 /// Executions that always stay unreserved, as in AWS.

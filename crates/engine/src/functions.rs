@@ -473,7 +473,7 @@ fn function_exists(name: &str) -> ApiError {
     ApiError::conflict(format!("Function already exist: {name}"))
 }
 
-fn reject_qualifier(reference: &FunctionRef) -> Result<(), ApiError> {
+pub(crate) fn reject_qualifier(reference: &FunctionRef) -> Result<(), ApiError> {
     if reference.qualifier.is_some() {
         return Err(ApiError::invalid_parameter(
             "This operation is permitted on Lambda functions only. Aliases and versions do not support \

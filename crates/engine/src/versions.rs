@@ -10,6 +10,7 @@ use serde::Serialize;
 use tracing::info;
 
 use crate::entry::FunctionEntry;
+use crate::functions::reject_qualifier;
 use crate::pool::Pool;
 use crate::Engine;
 
@@ -173,15 +174,4 @@ impl Engine {
         info!(function = %entry.latest.version.config.name, version = number, "version deleted");
         Ok(())
     }
-}
-
-/// Rejects a qualified reference for operations that apply to the function as a whole.
-pub(crate) fn reject_qualifier(reference: &FunctionRef) -> Result<(), ApiError> {
-    if reference.qualifier.is_some() {
-        return Err(ApiError::invalid_parameter(
-            "This operation is permitted on Lambda functions only. Aliases and versions do not support \
-             this operation. Please specify either a function name or an unqualified function ARN.",
-        ));
-    }
-    Ok(())
 }
