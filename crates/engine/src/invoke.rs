@@ -182,13 +182,22 @@ impl Engine {
         let engine = self.clone();
         tokio::spawn(async move {
             let _waiting = WaitingEvent { engine: engine.clone(), size };
+            let mut target = target;
             let mut delay = Duration::from_millis(50);
             loop {
                 match engine.invoke_sync(target.clone(), payload.clone(), false, client_context.clone()).await
                 {
+                    Err(err)
+                        if err.status == 429 && !engine.function_exists(&target.pool.version.config.name) =>
+                    {
+                        warn!(function = %target.pool.version.config.name, "throttled event dropped because its function was deleted");
+                        return;
+                    }
                     Err(err) if err.status == 429 => {
                         tokio::time::sleep(delay).await;
                         delay = (delay * 2).min(Duration::from_secs(5));
+                        // The function's reserved concurrency may have changed while the event waited.
+                        target.reserved = engine.reserved_concurrency(&target.pool.version.config.name);
                     }
                     Err(err) => {
                         warn!(function = %target.pool.version.config.name, error = %err, "asynchronous invocation failed");

@@ -111,6 +111,10 @@ impl Engine {
         })
     }
 
+    pub(crate) fn function_exists(&self, name: &str) -> bool {
+        self.read_functions().contains_key(name)
+    }
+
     /// Returns the reserved concurrency of a function, if it has one.
     pub fn reserved_concurrency(&self, name: &str) -> Option<u32> {
         self.read_functions().get(name).and_then(|entry| entry.settings.reserved_concurrency)
