@@ -66,8 +66,11 @@ def idle_environments(server):
 
 @pytest.fixture
 def function(lambda_client, function_name):
+    """A function on the shared server, deleted afterwards so that its reserved and
+    provisioned concurrency do not change the account settings other tests read."""
     create_function(lambda_client, function_name, APP, Timeout=30)
-    return function_name
+    yield function_name
+    lambda_client.delete_function(FunctionName=function_name)
 
 
 @pytest.fixture
