@@ -12,6 +12,7 @@ mod logs;
 mod protocols;
 mod queue;
 mod urls;
+mod versions;
 
 use std::sync::Arc;
 
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router {
             get(urls::get).post(urls::create).put(urls::update).delete(urls::delete),
         )
         .route("/2021-10-31/functions/{name}/urls", get(urls::list))
+        .merge(versions_router())
         .route("/2016-08-19/account-settings", get(functions::account_settings))
         .route("/2016-08-19/account-settings/", get(functions::account_settings))
         .route("/2018-10-31/layers", get(layers::list_or_find))
@@ -84,6 +86,34 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), http_endpoints::serve))
         .layer(middleware::from_fn(add_request_id))
         .with_state(state)
+}
+
+/// The routes of versions, aliases, concurrency controls and tags.
+fn versions_router() -> Router<AppState> {
+    use axum::routing::put;
+    let functions = "/2015-03-31/functions/{name}";
+    Router::new()
+        .route(&format!("{functions}/versions"), get(versions::list_versions).post(versions::publish_version))
+        .route(&format!("{functions}/aliases"), get(versions::list_aliases).post(versions::create_alias))
+        .route(
+            &format!("{functions}/aliases/{{alias}}"),
+            get(versions::get_alias).put(versions::update_alias).delete(versions::delete_alias),
+        )
+        .route(
+            "/2017-10-31/functions/{name}/concurrency",
+            put(versions::put_concurrency).delete(versions::delete_concurrency),
+        )
+        .route("/2019-09-30/functions/{name}/concurrency", get(versions::get_concurrency))
+        .route(
+            "/2019-09-30/functions/{name}/provisioned-concurrency",
+            get(versions::get_provisioned)
+                .put(versions::put_provisioned)
+                .delete(versions::delete_provisioned),
+        )
+        .route(
+            "/2017-03-31/tags/{resource}",
+            get(versions::list_tags).post(versions::tag_resource).delete(versions::untag_resource),
+        )
 }
 
 async fn metrics(

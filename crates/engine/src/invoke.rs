@@ -16,6 +16,7 @@ use crate::environment::{Environment, InitFailure, RunResult};
 use crate::logs::OutputControl;
 use crate::metrics::increment;
 use crate::pool::Pool;
+use crate::resolve::Target;
 use crate::Engine;
 
 /// `X-Amz-Invocation-Type`.
@@ -66,15 +67,6 @@ struct WaitingEvent {
 impl Drop for WaitingEvent {
     fn drop(&mut self) {
         self.engine.inner.event_bytes.fetch_sub(self.size, Ordering::AcqRel);
-    }
-}
-
-/// Holds one unit of the account's concurrency until dropped.
-struct ConcurrencyPermit(Arc<crate::Inner>);
-
-impl Drop for ConcurrencyPermit {
-    fn drop(&mut self) {
-        self.0.running.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -135,7 +127,7 @@ fn epoch_ms() -> u64 {
 
 impl Engine {
     pub async fn invoke(&self, request: InvokeRequest) -> Result<InvokeResponse, ApiError> {
-        let pool = self.lookup(&request.function)?;
+        let target = self.resolve_target(&request.function)?;
         check_payload(&request)?;
         let client_context = decode_client_context(request.client_context.as_deref())?;
         match request.invocation_type {
@@ -148,7 +140,7 @@ impl Engine {
                 request_id: None,
             }),
             InvocationType::Event => {
-                self.dispatch_event(pool, request.payload, client_context)?;
+                self.dispatch_event(target, request.payload, client_context)?;
                 Ok(InvokeResponse {
                     status: 202,
                     payload: Bytes::new(),
@@ -163,9 +155,11 @@ impl Engine {
                 // when the caller disconnects and its request is dropped.
                 let engine = self.clone();
                 let (payload, tail_log) = (request.payload, request.tail_log);
-                tokio::spawn(async move { engine.invoke_sync(pool, payload, tail_log, client_context).await })
-                    .await
-                    .map_err(|err| ApiError::service(format!("The invocation failed: {err}")))?
+                tokio::spawn(
+                    async move { engine.invoke_sync(target, payload, tail_log, client_context).await },
+                )
+                .await
+                .map_err(|err| ApiError::service(format!("The invocation failed: {err}")))?
             }
         }
     }
@@ -174,7 +168,7 @@ impl Engine {
     /// NOTE: the event lives only in memory; a server stop loses events not yet delivered.
     fn dispatch_event(
         &self,
-        pool: Arc<Pool>,
+        target: Target,
         payload: Bytes,
         client_context: Option<String>,
     ) -> Result<(), ApiError> {
@@ -188,15 +182,25 @@ impl Engine {
         let engine = self.clone();
         tokio::spawn(async move {
             let _waiting = WaitingEvent { engine: engine.clone(), size };
+            let mut target = target;
             let mut delay = Duration::from_millis(50);
             loop {
-                match engine.invoke_sync(pool.clone(), payload.clone(), false, client_context.clone()).await {
+                match engine.invoke_sync(target.clone(), payload.clone(), false, client_context.clone()).await
+                {
+                    Err(err)
+                        if err.status == 429 && !engine.function_exists(&target.pool.version.config.name) =>
+                    {
+                        warn!(function = %target.pool.version.config.name, "throttled event dropped because its function was deleted");
+                        return;
+                    }
                     Err(err) if err.status == 429 => {
                         tokio::time::sleep(delay).await;
                         delay = (delay * 2).min(Duration::from_secs(5));
+                        // The function's reserved concurrency may have changed while the event waited.
+                        target.reserved = engine.reserved_concurrency(&target.pool.version.config.name);
                     }
                     Err(err) => {
-                        warn!(function = %pool.version.config.name, error = %err, "asynchronous invocation failed");
+                        warn!(function = %target.pool.version.config.name, error = %err, "asynchronous invocation failed");
                         return;
                     }
                     Ok(_) => return,
@@ -206,25 +210,15 @@ impl Engine {
         Ok(())
     }
 
-    fn admit(&self) -> Result<ConcurrencyPermit, ApiError> {
-        let limit = self.inner.settings.concurrency_limit;
-        let previous = self.inner.running.fetch_add(1, Ordering::AcqRel);
-        let permit = ConcurrencyPermit(self.inner.clone());
-        if previous >= limit {
-            increment(&self.inner.metrics.throttles);
-            return Err(ApiError::too_many_requests("ConcurrentInvocationLimitExceeded", "Rate Exceeded."));
-        }
-        Ok(permit)
-    }
-
     async fn invoke_sync(
         &self,
-        pool: Arc<Pool>,
+        target: Target,
         payload: Bytes,
         tail_log: bool,
         client_context: Option<String>,
     ) -> Result<InvokeResponse, ApiError> {
-        let _permit = self.admit()?;
+        let _permit = self.admit(&target)?;
+        let Target { pool, invoked_arn, .. } = target;
         increment(&self.inner.metrics.invocations);
         let request_id = uuid::Uuid::new_v4().to_string();
         let span = info_span!("invoke", request_id = %request_id, function = %pool.version.config.name, version = %pool.version.config.version);
@@ -234,7 +228,7 @@ impl Engine {
                 request_id: request_id.clone(),
                 payload,
                 deadline_ms: 0,
-                invoked_function_arn: pool.version.function_arn.clone(),
+                invoked_function_arn: invoked_arn,
                 trace_id: trace_id(),
                 client_context,
                 cognito_identity: None,
@@ -262,7 +256,7 @@ impl Engine {
         pool: &Pool,
     ) -> Result<Result<Environment, (Environment, InitFailure)>, ApiError> {
         increment(&self.inner.metrics.cold_starts);
-        let mut environment = self.inner.launcher.start(&pool.version).map_err(|err| {
+        let mut environment = self.inner.launcher.start(&pool.version, None).map_err(|err| {
             warn!(error = %err, "starting an environment failed");
             ApiError::service(format!("Failed to start an execution environment: {err}"))
         })?;
