@@ -162,6 +162,7 @@ impl Engine {
         updated.settings.provisioned.remove(name);
         let updated = self.save_entry(updated).await?;
         self.apply_provisioned(&updated);
+        self.delete_alias_url(&reference.name, name)?;
         info!(function = %reference.name, alias = %name, "alias deleted");
         Ok(())
     }
