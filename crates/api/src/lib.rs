@@ -3,6 +3,7 @@
 //! results to AWS's wire shapes; they hold no business logic.
 
 mod error;
+mod event_source_mappings;
 mod functions;
 mod invoke;
 mod protocols;
@@ -15,6 +16,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use flicker_engine::Engine;
+use flicker_pollers::EventSourceMappings;
 
 pub use error::WireError;
 
@@ -22,11 +24,18 @@ pub use error::WireError;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
+    pub event_source_mappings: EventSourceMappings,
 }
 
 impl FromRef<AppState> for Engine {
     fn from_ref(state: &AppState) -> Engine {
         state.engine.clone()
+    }
+}
+
+impl FromRef<AppState> for EventSourceMappings {
+    fn from_ref(state: &AppState) -> EventSourceMappings {
+        state.event_source_mappings.clone()
     }
 }
 
@@ -47,6 +56,20 @@ pub fn router(state: AppState) -> Router {
         .route("/2014-11-13/functions/{name}/invoke-async/", post(invoke::invoke_async))
         .route("/2016-08-19/account-settings", get(functions::account_settings))
         .route("/2016-08-19/account-settings/", get(functions::account_settings))
+        .route(
+            "/2015-03-31/event-source-mappings",
+            get(event_source_mappings::list).post(event_source_mappings::create),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings/",
+            get(event_source_mappings::list).post(event_source_mappings::create),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings/{uuid}",
+            get(event_source_mappings::get)
+                .put(event_source_mappings::update)
+                .delete(event_source_mappings::delete),
+        )
         .route("/_flicker/code/{file}", get(functions::download_code))
         .route("/health", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
@@ -56,9 +79,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn metrics(
-    axum::extract::State(engine): axum::extract::State<Engine>,
+    axum::extract::State(state): axum::extract::State<AppState>,
 ) -> ([(&'static str, &'static str); 1], String) {
-    ([("content-type", "text/plain; version=0.0.4")], engine.render_metrics())
+    let mut text = state.engine.render_metrics();
+    text.push_str(&state.event_source_mappings.render_metrics());
+    ([("content-type", "text/plain; version=0.0.4")], text)
 }
 
 /// Gives every response an `x-amzn-RequestId` header, as AWS does, unless the handler set

@@ -111,16 +111,33 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     info!(%address, data_dir = %settings.data_dir.display(), region = %settings.region, "Flicker listening on http://{address}");
 
-    let router = flicker_api::router(flicker_api::AppState { engine: engine.clone() });
+    let queues = flicker_queue::QueueService::open(&settings.data_dir, &settings.region, &settings.account_id)
+        .await
+        .context("failed to open the queues")?;
+    let event_source_mappings = flicker_pollers::EventSourceMappings::start(
+        engine.clone(),
+        std::sync::Arc::new(queues),
+        &settings.data_dir.join("flicker.db"),
+    )
+    .await
+    .context("failed to load event source mappings")?;
+
+    let router = flicker_api::router(flicker_api::AppState {
+        engine: engine.clone(),
+        event_source_mappings: event_source_mappings.clone(),
+    });
     let stopping = engine.clone();
+    let stopping_mappings = event_source_mappings.clone();
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             wait_for_signal().await;
             info!("stopping: shutting down environments");
+            stopping_mappings.shutdown();
             stopping.shutdown();
         })
         .await
         .context("the server failed")?;
+    event_source_mappings.shutdown();
     engine.shutdown();
     sandbox.shutdown();
     info!("stopped");

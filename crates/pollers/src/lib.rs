@@ -7,6 +7,7 @@ pub mod filter;
 pub mod mapping;
 mod metrics;
 mod poller;
+mod queue_service;
 pub mod record;
 mod registry;
 pub mod source;

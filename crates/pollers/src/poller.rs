@@ -216,7 +216,8 @@ async fn gather(shared: &Shared) -> Result<Vec<ReceivedMessage>, SourceError> {
         if remaining.is_zero() {
             break;
         }
-        match queues.receive(queue, (batch_size - batch.len()).min(RECEIVE_MAX), remaining).await {
+        let wait = remaining.min(LONG_POLL);
+        match queues.receive(queue, (batch_size - batch.len()).min(RECEIVE_MAX), wait).await {
             Ok(more) => {
                 size += more.iter().map(estimated_size).sum::<usize>();
                 batch.extend(more);

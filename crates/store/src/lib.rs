@@ -4,6 +4,7 @@
 
 mod blobs;
 mod event_source_mappings;
+mod queue;
 mod sqlite;
 
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use std::path::PathBuf;
 use flicker_model::FunctionConfig;
 
 pub use blobs::BlobStore;
+pub use queue::{QueueStore, ReceiveUpdate, SqliteQueueStore, StoredMessage, StoredQueue};
 pub use sqlite::SqliteStore;
 
 /// Why a store operation failed.
