@@ -7,6 +7,7 @@ mod event_source_mappings;
 mod functions;
 mod invoke;
 mod protocols;
+mod queue;
 
 use axum::extract::FromRef;
 use axum::extract::Request;
@@ -17,6 +18,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use flicker_engine::Engine;
 use flicker_pollers::EventSourceMappings;
+use flicker_queue::QueueService;
 
 pub use error::WireError;
 
@@ -25,6 +27,8 @@ pub use error::WireError;
 pub struct AppState {
     pub engine: Engine,
     pub event_source_mappings: EventSourceMappings,
+    /// The SQS-compatible queues.
+    pub queues: QueueService,
 }
 
 impl FromRef<AppState> for Engine {
@@ -42,7 +46,8 @@ impl FromRef<AppState> for EventSourceMappings {
 /// The router of every API this endpoint serves.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", post(protocols::dispatch))
+        .route("/", post(protocols::dispatch).get(queue::query_root))
+        .route("/{account}/{queue}", get(queue::query_queue).post(queue::query_queue))
         .route("/2015-03-31/functions", get(functions::list).post(functions::create))
         .route("/2015-03-31/functions/", get(functions::list).post(functions::create))
         .route("/2015-03-31/functions/{name}", get(functions::get).delete(functions::delete))
@@ -83,6 +88,7 @@ async fn metrics(
 ) -> ([(&'static str, &'static str); 1], String) {
     let mut text = state.engine.render_metrics();
     text.push_str(&state.event_source_mappings.render_metrics());
+    text.push_str(&queue::service(&state).render_metrics());
     ([("content-type", "text/plain; version=0.0.4")], text)
 }
 

@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
@@ -16,9 +16,12 @@ pub(crate) fn json_error(status: StatusCode, code: &str, message: impl Into<Stri
         .into_response()
 }
 
-/// Routes a `POST /` by its `X-Amz-Target` header.
-pub(crate) async fn dispatch(State(_state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
+/// Routes a `POST /` by its `X-Amz-Target` header; a form without one is an SQS query.
+pub(crate) async fn dispatch(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    if target.is_empty() && crate::queue::is_form(&headers) {
+        return crate::queue::query(state, Method::POST, headers, None, None, body).await;
+    }
     let Some((service, operation)) = target.split_once('.') else {
         return json_error(
             StatusCode::BAD_REQUEST,
@@ -26,6 +29,9 @@ pub(crate) async fn dispatch(State(_state): State<AppState>, headers: HeaderMap,
             "POST / needs an X-Amz-Target header naming a service and an operation",
         );
     };
+    if service == "AmazonSQS" {
+        return crate::queue::json(state, headers, operation, body).await;
+    }
     drop(body);
     json_error(
         StatusCode::BAD_REQUEST,

@@ -108,22 +108,38 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
                 .with_context(|| format!("failed to open data directory {}", settings.data_dir.display()));
         }
     };
-    let address = listener.local_addr()?;
-    info!(%address, data_dir = %settings.data_dir.display(), region = %settings.region, "Flicker listening on http://{address}");
-
-    let queues = flicker_queue::QueueService::open(&settings.data_dir, &settings.region, &settings.account_id)
+    let queues = match flicker_queue::QueueService::open(&settings.data_dir, &settings.region, &settings.account_id)
         .await
-        .context("failed to open the queues")?;
-    let event_source_mappings = flicker_pollers::EventSourceMappings::start(
+    {
+        Ok(queues) => queues,
+        Err(err) => {
+            engine.shutdown();
+            sandbox.shutdown();
+            return Err(err).with_context(|| {
+                format!("failed to open the queues in data directory {}", settings.data_dir.display())
+            });
+        }
+    };
+    let event_source_mappings = match flicker_pollers::EventSourceMappings::start(
         engine.clone(),
-        std::sync::Arc::new(queues),
+        std::sync::Arc::new(queues.clone()),
         &settings.data_dir.join("flicker.db"),
     )
     .await
-    .context("failed to load event source mappings")?;
+    {
+        Ok(mappings) => mappings,
+        Err(err) => {
+            engine.shutdown();
+            sandbox.shutdown();
+            return Err(err).context("failed to load event source mappings");
+        }
+    };
+    let address = listener.local_addr()?;
+    info!(%address, data_dir = %settings.data_dir.display(), region = %settings.region, "Flicker listening on http://{address}");
 
     let router = flicker_api::router(flicker_api::AppState {
         engine: engine.clone(),
+        queues,
         event_source_mappings: event_source_mappings.clone(),
     });
     let stopping = engine.clone();
