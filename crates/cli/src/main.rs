@@ -108,18 +108,19 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
                 .with_context(|| format!("failed to open data directory {}", settings.data_dir.display()));
         }
     };
-    let queues = match flicker_queue::QueueService::open(&settings.data_dir, &settings.region, &settings.account_id)
-        .await
-    {
-        Ok(queues) => queues,
-        Err(err) => {
-            engine.shutdown();
-            sandbox.shutdown();
-            return Err(err).with_context(|| {
-                format!("failed to open the queues in data directory {}", settings.data_dir.display())
-            });
-        }
-    };
+    let queues =
+        match flicker_queue::QueueService::open(&settings.data_dir, &settings.region, &settings.account_id)
+            .await
+        {
+            Ok(queues) => queues,
+            Err(err) => {
+                engine.shutdown();
+                sandbox.shutdown();
+                return Err(err).with_context(|| {
+                    format!("failed to open the queues in data directory {}", settings.data_dir.display())
+                });
+            }
+        };
     let event_source_mappings = match flicker_pollers::EventSourceMappings::start(
         engine.clone(),
         std::sync::Arc::new(queues.clone()),

@@ -83,7 +83,12 @@ impl Mapping {
     }
 
     /// Builds the wire form with the given `State`.
-    pub fn to_wire(&self, state: &'static str, region: &str, account: &str) -> EventSourceMappingConfiguration {
+    pub fn to_wire(
+        &self,
+        state: &'static str,
+        region: &str,
+        account: &str,
+    ) -> EventSourceMappingConfiguration {
         EventSourceMappingConfiguration {
             uuid: self.uuid.clone(),
             batch_size: self.batch_size,

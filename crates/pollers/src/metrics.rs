@@ -33,9 +33,12 @@ pub struct MetricsRow<'a> {
     pub metrics: &'a MappingMetrics,
 }
 
+/// A counter family: its name, its help text and the counter it reads from each mapping.
+type Family = (&'static str, &'static str, fn(&MappingMetrics) -> &AtomicU64);
+
 /// Renders the counters of every mapping.
 pub fn render(rows: &[MetricsRow<'_>]) -> String {
-    let families: [(&str, &str, fn(&MappingMetrics) -> &AtomicU64); 6] = [
+    let families: [Family; 6] = [
         ("flicker_event_source_messages_received_total", "Messages received by event source pollers", |m| {
             &m.received
         }),
@@ -47,7 +50,9 @@ pub fn render(rows: &[MetricsRow<'_>]) -> String {
             &m.filtered
         }),
         ("flicker_event_source_invocations_total", "Batches sent to functions", |m| &m.invocations),
-        ("flicker_event_source_throttles_total", "Batches throttled by a concurrency limit", |m| &m.throttles),
+        ("flicker_event_source_throttles_total", "Batches throttled by a concurrency limit", |m| {
+            &m.throttles
+        }),
     ];
     let mut text = String::new();
     for (name, help, counter) in families {
@@ -75,7 +80,10 @@ mod tests {
         add(&metrics.received, 3);
         let rows = [MetricsRow { uuid: "u-1", function_arn: "arn:f", metrics: &metrics }];
         let text = render(&rows);
-        assert!(text.contains("flicker_event_source_messages_received_total{uuid=\"u-1\",function=\"arn:f\"} 3\n"));
-        assert!(text.contains("flicker_event_source_messages_deleted_total{uuid=\"u-1\",function=\"arn:f\"} 0\n"));
+        assert!(text
+            .contains("flicker_event_source_messages_received_total{uuid=\"u-1\",function=\"arn:f\"} 3\n"));
+        assert!(
+            text.contains("flicker_event_source_messages_deleted_total{uuid=\"u-1\",function=\"arn:f\"} 0\n")
+        );
     }
 }

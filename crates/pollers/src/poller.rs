@@ -191,7 +191,9 @@ fn estimated_size(message: &ReceivedMessage) -> usize {
         .message_attributes
         .iter()
         .map(|(name, a)| {
-            name.len() + a.data_type.len() + a.string_value.as_ref().map_or(0, String::len)
+            name.len()
+                + a.data_type.len()
+                + a.string_value.as_ref().map_or(0, String::len)
                 + a.binary_value.as_ref().map_or(0, |b| b.len() * 4 / 3 + 4)
         })
         .sum();
@@ -267,7 +269,10 @@ async fn process(shared: &Shared, messages: Vec<ReceivedMessage>) -> Outcome {
 }
 
 /// Deletes the messages that match no filter; returns the others with their records.
-async fn apply_filters(shared: &Shared, messages: Vec<ReceivedMessage>) -> (Vec<ReceivedMessage>, Vec<Value>) {
+async fn apply_filters(
+    shared: &Shared,
+    messages: Vec<ReceivedMessage>,
+) -> (Vec<ReceivedMessage>, Vec<Value>) {
     let mapping = &shared.mapping;
     let region = &shared.context.region;
     let mut kept = Vec::with_capacity(messages.len());

@@ -16,10 +16,8 @@ fn source_error(operation: &'static str, queue_arn: &str, err: flicker_queue::Qu
 
 fn convert(message: flicker_queue::ReceivedMessage) -> ReceivedMessage {
     let mut system = message.attributes;
-    let mut attributes: Vec<(String, String)> = ATTRIBUTE_ORDER
-        .iter()
-        .filter_map(|name| system.remove_entry(*name))
-        .collect();
+    let mut attributes: Vec<(String, String)> =
+        ATTRIBUTE_ORDER.iter().filter_map(|name| system.remove_entry(*name)).collect();
     attributes.extend(system);
     let message_attributes = message
         .message_attributes
@@ -68,7 +66,11 @@ impl QueueSource for QueueService {
         })
     }
 
-    fn delete<'a>(&'a self, queue_arn: &'a str, receipt_handle: &'a str) -> BoxFuture<'a, Result<(), SourceError>> {
+    fn delete<'a>(
+        &'a self,
+        queue_arn: &'a str,
+        receipt_handle: &'a str,
+    ) -> BoxFuture<'a, Result<(), SourceError>> {
         Box::pin(async move {
             QueueService::delete(self, queue_arn, receipt_handle)
                 .await

@@ -49,7 +49,8 @@ fn message_attribute(attribute: &MessageAttribute) -> Value {
 /// The record as filters see it: a `body` that is JSON is matched as parsed JSON.
 pub fn filter_view(record: &Value) -> Value {
     let mut view = record.clone();
-    let parsed = record.get("body").and_then(Value::as_str).and_then(|b| serde_json::from_str::<Value>(b).ok());
+    let parsed =
+        record.get("body").and_then(Value::as_str).and_then(|b| serde_json::from_str::<Value>(b).ok());
     if let (Some(parsed), Some(object)) = (parsed, view.as_object_mut()) {
         object.insert("body".into(), parsed);
     }

@@ -190,11 +190,16 @@ impl EventSourceMappings {
         ))
     }
 
-    fn check_duplicate(&self, queue_arn: &str, function_arn: &str, function_name: &str) -> Result<(), ApiError> {
+    fn check_duplicate(
+        &self,
+        queue_arn: &str,
+        function_arn: &str,
+        function_name: &str,
+    ) -> Result<(), ApiError> {
         let entries = self.entries();
-        let existing = entries.values().find(|e| {
-            e.mapping.event_source_arn == queue_arn && e.mapping.function_arn == function_arn
-        });
+        let existing = entries
+            .values()
+            .find(|e| e.mapping.event_source_arn == queue_arn && e.mapping.function_arn == function_arn);
         match existing {
             Some(entry) => Err(ApiError::conflict(format!(
                 "An event source mapping with SQS arn (\" {queue_arn} \") and function (\" {function_name} \") \
@@ -211,7 +216,8 @@ impl EventSourceMappings {
         request: CreateEventSourceMappingRequest,
     ) -> Result<EventSourceMappingConfiguration, ApiError> {
         let event_source_arn = request.event_source_arn.clone().unwrap_or_default();
-        if let EventSource::Unsupported(service) = mapping::event_source(request.event_source_arn.as_deref())? {
+        if let EventSource::Unsupported(service) = mapping::event_source(request.event_source_arn.as_deref())?
+        {
             return Err(mapping::unsupported_source(&service, &event_source_arn));
         }
         let mapping = self.new_mapping(request, event_source_arn)?;
@@ -285,13 +291,11 @@ impl EventSourceMappings {
         max_items: Option<i64>,
     ) -> Result<EventSourceMappingList, ApiError> {
         let max_items = match max_items {
-            Some(value) if !(1..=10_000).contains(&value) => {
-                return Err(ApiError::validation(format!(
-                    "1 validation error detected: Value '{value}' at 'maxItems' failed to satisfy constraint: \
+            Some(value) if !(1..=10_000).contains(&value) => return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{value}' at 'maxItems' failed to satisfy constraint: \
                      Member must have value {}",
-                    if value < 1 { "greater than or equal to 1" } else { "less than or equal to 10000" }
-                )))
-            }
+                if value < 1 { "greater than or equal to 1" } else { "less than or equal to 10000" }
+            ))),
             Some(value) => value as usize,
             None => DEFAULT_LIST_ITEMS,
         };
@@ -300,9 +304,9 @@ impl EventSourceMappings {
         let mut selected = entries
             .values()
             .map(|e| &e.mapping)
-            .filter(|m| marker.map_or(true, |after| m.uuid.as_str() > after))
-            .filter(|m| event_source_arn.map_or(true, |arn| m.event_source_arn == arn))
-            .filter(|m| function_arn.as_deref().map_or(true, |arn| m.function_arn == arn));
+            .filter(|m| marker.is_none_or(|after| m.uuid.as_str() > after))
+            .filter(|m| event_source_arn.is_none_or(|arn| m.event_source_arn == arn))
+            .filter(|m| function_arn.as_deref().is_none_or(|arn| m.function_arn == arn));
         let page: Vec<EventSourceMappingConfiguration> =
             selected.by_ref().take(max_items).map(|m| self.wire(m, m.state())).collect();
         let next_marker = match selected.next() {
@@ -349,7 +353,11 @@ impl EventSourceMappings {
         Ok(self.wire(&updated, state))
     }
 
-    fn updated_mapping(&self, current: &Mapping, request: UpdateEventSourceMappingRequest) -> Result<Mapping, ApiError> {
+    fn updated_mapping(
+        &self,
+        current: &Mapping,
+        request: UpdateEventSourceMappingRequest,
+    ) -> Result<Mapping, ApiError> {
         if request.destination_config.is_some() {
             return Err(ApiError::invalid_parameter(
                 "Unsupported DestinationConfig parameter for given event source mapping type.",
@@ -419,7 +427,11 @@ impl EventSourceMappings {
         let entries = self.entries();
         let rows: Vec<MetricsRow<'_>> = entries
             .values()
-            .map(|e| MetricsRow { uuid: &e.mapping.uuid, function_arn: &e.mapping.function_arn, metrics: &e.metrics })
+            .map(|e| MetricsRow {
+                uuid: &e.mapping.uuid,
+                function_arn: &e.mapping.function_arn,
+                metrics: &e.metrics,
+            })
             .collect();
         metrics::render(&rows)
     }

@@ -62,5 +62,9 @@ pub trait QueueSource: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<ReceivedMessage>, SourceError>>;
 
     /// Deletes a received message by its receipt handle.
-    fn delete<'a>(&'a self, queue_arn: &'a str, receipt_handle: &'a str) -> BoxFuture<'a, Result<(), SourceError>>;
+    fn delete<'a>(
+        &'a self,
+        queue_arn: &'a str,
+        receipt_handle: &'a str,
+    ) -> BoxFuture<'a, Result<(), SourceError>>;
 }

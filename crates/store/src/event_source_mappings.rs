@@ -18,7 +18,8 @@ impl SqliteStore {
     /// Every stored mapping as `(uuid, JSON)`, ordered by UUID.
     pub fn load_event_source_mappings(&self) -> Result<Vec<(String, String)>, StoreError> {
         let connection = self.lock();
-        let mut statement = connection.prepare("SELECT uuid, config FROM event_source_mappings ORDER BY uuid")?;
+        let mut statement =
+            connection.prepare("SELECT uuid, config FROM event_source_mappings ORDER BY uuid")?;
         let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
