@@ -164,7 +164,7 @@ def test_send_and_receive_with_message_and_system_attributes(sqs, queue_name):
         "tag.one": {"DataType": "String.custom", "StringValue": "x"},
     }
     body = "héllo\r\n<world> & \"quotes\""
-    # boto3 checks MD5OfMessageBody and MD5OfMessageAttributes of both answers itself.
+    # boto3 checks MD5OfMessageBody and MD5OfMessageAttributes of both responses itself.
     sent = sqs.send_message(QueueUrl=url, MessageBody=body, MessageAttributes=attributes)
     assert sent["MD5OfMessageBody"] == hashlib.md5(body.encode()).hexdigest()
     assert "MD5OfMessageAttributes" in sent

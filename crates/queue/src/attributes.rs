@@ -23,7 +23,8 @@ const SETTABLE: &[(&str, Option<&str>)] = &[
 ];
 
 /// Attributes of FIFO queues, which this service does not offer.
-const FIFO_ONLY: &[&str] = &["FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"];
+const FIFO_ONLY: &[&str] =
+    &["FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"];
 
 /// Attributes that GetQueueAttributes computes.
 pub(crate) const COMPUTED: &[&str] = &[
@@ -39,7 +40,7 @@ pub(crate) const COMPUTED: &[&str] = &[
 pub(crate) const FIFO_UNSUPPORTED: &str =
     "FIFO queues are not supported by this server: only standard queues can be created.";
 
-/// Where and after how many receives a queue's messages move to a dead-letter queue.
+/// A dead-letter target and the receive count after which messages move there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedrivePolicy {
     pub dead_letter_target_arn: String,
@@ -57,7 +58,7 @@ pub struct QueueSettings {
     pub redrive: Option<RedrivePolicy>,
 }
 
-/// The default settable attributes of a new queue.
+/// Returns the default settable attributes of a new queue.
 pub(crate) fn defaults() -> BTreeMap<String, String> {
     SETTABLE.iter().filter_map(|(name, value)| Some((name.to_string(), (*value)?.to_string()))).collect()
 }
@@ -122,9 +123,9 @@ fn invalid_redrive(value: &str, reason: &str) -> QueueError {
 pub(crate) fn parse_redrive(value: &str) -> Result<RedrivePolicy, QueueError> {
     let json: RedriveJson = serde_json::from_str(value)
         .map_err(|_| invalid_redrive(value, "Redrive policy is not a valid JSON map."))?;
-    let arn = json
-        .dead_letter_target_arn
-        .ok_or_else(|| invalid_redrive(value, "Redrive policy does not contain mandatory attribute: deadLetterTargetArn."))?;
+    let arn = json.dead_letter_target_arn.ok_or_else(|| {
+        invalid_redrive(value, "Redrive policy does not contain mandatory attribute: deadLetterTargetArn.")
+    })?;
     let count = match json.max_receive_count {
         Some(serde_json::Value::Number(n)) => n.as_u64(),
         Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
@@ -137,8 +138,13 @@ pub(crate) fn parse_redrive(value: &str) -> Result<RedrivePolicy, QueueError> {
         Some(_) => None,
     };
     match count {
-        Some(count @ 1..=1000) => Ok(RedrivePolicy { dead_letter_target_arn: arn, max_receive_count: count as u32 }),
-        _ => Err(invalid_redrive(value, "Invalid value for maxReceiveCount: must be an integer from 1 to 1000.")),
+        Some(count @ 1..=1000) => {
+            Ok(RedrivePolicy { dead_letter_target_arn: arn, max_receive_count: count as u32 })
+        }
+        _ => Err(invalid_redrive(
+            value,
+            "Invalid value for maxReceiveCount: must be an integer from 1 to 1000.",
+        )),
     }
 }
 
@@ -167,7 +173,7 @@ impl QueueSettings {
     }
 }
 
-/// Whether `name` is an attribute GetQueueAttributes may ask for.
+/// Reports whether GetQueueAttributes accepts the attribute name `name`.
 pub(crate) fn is_known(name: &str) -> bool {
     name == "All"
         || COMPUTED.contains(&name)
@@ -182,7 +188,9 @@ mod tests {
     #[test]
     fn values_outside_the_limits_are_rejected() {
         let given = BTreeMap::from([("VisibilityTimeout".to_string(), "43201".to_string())]);
-        assert!(matches!(validate(&given), Err(QueueError::InvalidAttributeValue(name)) if name == "VisibilityTimeout"));
+        assert!(
+            matches!(validate(&given), Err(QueueError::InvalidAttributeValue(name)) if name == "VisibilityTimeout")
+        );
     }
 
     #[test]
@@ -193,7 +201,8 @@ mod tests {
 
     #[test]
     fn redrive_policy_accepts_a_string_count() {
-        let policy = parse_redrive(r#"{"deadLetterTargetArn":"arn:aws:sqs:r:1:d","maxReceiveCount":"3"}"#).unwrap();
+        let policy =
+            parse_redrive(r#"{"deadLetterTargetArn":"arn:aws:sqs:r:1:d","maxReceiveCount":"3"}"#).unwrap();
         assert_eq!(policy.max_receive_count, 3);
         assert!(parse_redrive(r#"{"deadLetterTargetArn":"a","maxReceiveCount":0}"#).is_err());
     }

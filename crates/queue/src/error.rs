@@ -1,8 +1,8 @@
-//! Why a queue operation failed, with the error names SQS gives each case.
+//! Errors of queue operations, with the error names SQS gives each case.
 
 use flicker_store::StoreError;
 
-/// Why a queue operation failed. The message of each variant is the one sent to clients.
+/// An error of a queue operation. The message of each variant is the one sent to clients.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
     /// the queue named does not exist
@@ -29,7 +29,7 @@ pub enum QueueError {
     /// the message of a receipt handle is not in flight
     #[error("Value {0} for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change.")]
     MessageNotInflight(String),
-    /// a message body holds characters SQS does not allow
+    /// a message body contains characters SQS does not allow
     #[error("Invalid binary character in the message body: {0}")]
     InvalidMessageContents(String),
     /// a batch has more than ten entries
@@ -55,8 +55,8 @@ pub enum QueueError {
     Task(String),
 }
 
-/// How an error appears on the wire: the shape name of the JSON protocol, the code of the
-/// query protocol, the HTTP status and whether the sender is at fault.
+/// The wire form of an error: the shape name of the JSON protocol, the code of the query
+/// protocol, the HTTP status and whether the sender is at fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorCode {
     pub shape: &'static str,
@@ -70,7 +70,7 @@ const fn sender(shape: &'static str, query_code: &'static str, status: u16) -> E
 }
 
 impl QueueError {
-    /// The wire names and status of this error, as SQS sends them.
+    /// Returns the wire names and status of this error, as SQS sends them.
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::NonExistentQueue(_) => {

@@ -1,12 +1,14 @@
 //! Durable queues with the semantics of Amazon SQS standard queues: visibility timeouts,
 //! receive counts, redrive to a dead-letter queue, retention, delays and long polling. State
-//! lives in memory and in a `QueueStore`; this crate speaks no HTTP (the api crate turns the
-//! SQS JSON and query protocols into calls of `QueueService`) and offers no FIFO queues.
+//! lives in memory and in a `QueueStore`. This crate speaks no HTTP, because the api crate
+//! turns the SQS JSON and query protocols into calls of `QueueService`. It has no FIFO queues.
 
 mod attributes;
 mod error;
 mod message;
+mod metrics;
 mod receipt;
+mod receive;
 mod service;
 mod state;
 

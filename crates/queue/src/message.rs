@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::QueueError;
 
-/// The most message attributes one message may carry.
+/// The maximum number of message attributes on one message.
 pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
 
 /// One message attribute, in the shape of the SQS JSON protocol. `BinaryValue` is base64 on
@@ -46,12 +46,12 @@ mod base64_bytes {
     }
 }
 
-/// The hex MD5 digest of a message body.
+/// Computes the hex MD5 digest of a message body.
 pub fn md5_of_body(body: &str) -> String {
     hex(&Md5::digest(body.as_bytes()))
 }
 
-/// The hex MD5 digest SQS reports for message attributes, or `None` when there are none.
+/// Computes the hex MD5 digest SQS reports for message attributes, or `None` when there are none.
 /// Each attribute in name order contributes its name, data type, a transport byte (1 for a
 /// string value, 2 for a binary one) and its value, every string and value prefixed with its
 /// length as four big-endian bytes.
@@ -89,8 +89,7 @@ pub fn validate_body(body: &str) -> Result<(), QueueError> {
     if body.is_empty() {
         return Err(QueueError::MissingParameter("MessageBody".into()));
     }
-    let allowed =
-        |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
+    let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
     match body.chars().find(|c| !allowed(*c)) {
         Some(c) => Err(QueueError::InvalidMessageContents(format!("#x{:X}", c as u32))),
         None => Ok(()),
@@ -173,7 +172,11 @@ mod tests {
     use super::*;
 
     fn string(value: &str) -> MessageAttributeValue {
-        MessageAttributeValue { data_type: "String".into(), string_value: Some(value.into()), binary_value: None }
+        MessageAttributeValue {
+            data_type: "String".into(),
+            string_value: Some(value.into()),
+            binary_value: None,
+        }
     }
 
     #[test]

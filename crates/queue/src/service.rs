@@ -1,14 +1,12 @@
-//! `QueueService`: the operations of SQS on queues held in memory and written through to a
-//! `QueueStore` before they are answered.
+//! `QueueService`: the operations of SQS on queues kept in memory and written through to a
+//! `QueueStore` before each operation returns.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use flicker_store::{QueueStore, ReceiveUpdate, SqliteQueueStore, StoreError, StoredMessage, StoredQueue};
-use tokio::sync::Notify;
 
 use crate::attributes::{self, FIFO_UNSUPPORTED};
 use crate::message::{self, MessageAttributes};
@@ -22,13 +20,13 @@ pub const DATABASE_FILE: &str = "queues.db";
 /// The largest visibility timeout, in seconds (12 hours).
 pub const MAX_VISIBILITY_TIMEOUT: u32 = 43_200;
 
-/// The longest a receive may wait for a message, in seconds.
+/// The maximum time a receive waits for a message, in seconds.
 pub const MAX_WAIT_SECONDS: u32 = 20;
 
 /// The largest per-message delay, in seconds.
 pub const MAX_DELAY_SECONDS: u32 = 900;
 
-/// The most messages one receive returns.
+/// The maximum number of messages one receive returns.
 pub const MAX_RECEIVE_MESSAGES: u32 = 10;
 
 /// A message to send.
@@ -40,7 +38,7 @@ pub struct NewMessage {
     pub delay_seconds: Option<u32>,
 }
 
-/// What a send returns.
+/// The result of one send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentMessage {
     pub message_id: String,
@@ -48,7 +46,7 @@ pub struct SentMessage {
     pub md5_of_message_attributes: Option<String>,
 }
 
-/// A message as one receive returns it. `attributes` holds every system attribute
+/// A message as one receive returns it. `attributes` contains every system attribute
 /// (SenderId, SentTimestamp, ApproximateReceiveCount, ApproximateFirstReceiveTimestamp) and
 /// `message_attributes` every message attribute; callers filter them as a request asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,18 +73,7 @@ struct Inner {
     account: String,
 }
 
-/// What one pass over a queue took, and what must be written to the store.
-#[derive(Default)]
-struct Taken {
-    messages: Vec<ReceivedMessage>,
-    updates: Vec<ReceiveUpdate>,
-    moves: Vec<(String, String, i64)>,
-    expired: Vec<String>,
-    next_visible_ms: Option<i64>,
-    notify: Option<Arc<Notify>>,
-}
-
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }
 
@@ -131,18 +118,18 @@ impl QueueService {
         Ok(QueueService { inner: Arc::new(inner) })
     }
 
-    /// The account id in queue ARNs and URLs.
+    /// Returns the account id in queue ARNs and URLs.
     pub fn account(&self) -> &str {
         &self.inner.account
     }
 
-    /// The ARN of queue `name`.
+    /// Returns the ARN of queue `name`.
     pub fn arn(&self, name: &str) -> String {
         format!("arn:aws:sqs:{}:{}:{name}", self.inner.region, self.inner.account)
     }
 
-    /// The name of the queue a reference names: an ARN, a URL (`http://HOST/ACCOUNT/NAME`,
-    /// any host) or a bare name. The queue need not exist.
+    /// Resolves a queue reference to a queue name. A reference is an ARN, a URL
+    /// (`http://HOST/ACCOUNT/NAME` with any host) or a bare name. The queue need not exist.
     pub fn queue_name(&self, reference: &str) -> Result<String, QueueError> {
         let missing = || QueueError::NonExistentQueue(reference.to_string());
         if let Some(rest) = reference.strip_prefix("arn:") {
@@ -167,13 +154,13 @@ impl QueueService {
         Ok(reference.to_string())
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Queue>> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Queue>> {
         // Every change to the map completes before the guard drops, so a poisoned map is whole.
         self.inner.queues.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `work` on the store on a blocking thread.
-    async fn store<T: Send + 'static>(
+    pub(crate) async fn store<T: Send + 'static>(
         &self,
         work: impl FnOnce(&dyn QueueStore) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, QueueError> {
@@ -182,7 +169,7 @@ impl QueueService {
     }
 
     /// Resolves a reference to the name of an existing queue.
-    fn existing(&self, reference: &str) -> Result<String, QueueError> {
+    pub(crate) fn existing(&self, reference: &str) -> Result<String, QueueError> {
         let name = self.queue_name(reference)?;
         if self.lock().contains_key(&name) {
             Ok(name)
@@ -191,12 +178,12 @@ impl QueueService {
         }
     }
 
-    /// Whether the queue with ARN `arn` exists.
+    /// Reports whether the queue with ARN `arn` exists.
     pub fn queue_exists_by_arn(&self, arn: &str) -> bool {
         arn.starts_with("arn:") && self.existing(arn).is_ok()
     }
 
-    /// The default visibility timeout of a queue, in seconds.
+    /// Returns the default visibility timeout of a queue, in seconds.
     pub fn visibility_timeout(&self, queue: &str) -> Result<u32, QueueError> {
         let name = self.queue_name(queue)?;
         let queues = self.lock();
@@ -255,7 +242,7 @@ impl QueueService {
         }
     }
 
-    /// The names of the queues whose names start with `prefix`, in name order.
+    /// Lists the names of the queues that start with `prefix`, in name order.
     pub fn list_queues(&self, prefix: Option<&str>) -> Vec<String> {
         let prefix = prefix.unwrap_or_default();
         self.lock().keys().filter(|name| name.starts_with(prefix)).cloned().collect()
@@ -273,8 +260,8 @@ impl QueueService {
         Ok(())
     }
 
-    /// The attributes named (or all with `All`) of a queue. Unknown names fail with
-    /// `InvalidAttributeName`.
+    /// Returns the named attributes of a queue, or all of them for `All`. Unknown names fail
+    /// with `InvalidAttributeName`.
     pub fn get_attributes(
         &self,
         queue: &str,
@@ -348,7 +335,9 @@ impl QueueService {
     ) -> Result<String, QueueError> {
         let message = NewMessage { body, attributes, delay_seconds: None };
         let mut results = self.send(queue, vec![message]).await?;
-        results.pop().unwrap_or_else(|| Err(QueueError::Task("a send returned no result".into())))
+        results
+            .pop()
+            .unwrap_or_else(|| Err(QueueError::Task("a send returned no result".into())))
             .map(|sent| sent.message_id)
     }
 
@@ -432,133 +421,6 @@ impl QueueService {
         })
     }
 
-    /// Receives up to `max` messages (1 to 10), hiding them for `visibility_timeout` seconds
-    /// (the queue's default when `None`). When none is visible, waits up to `wait` (the
-    /// queue's ReceiveMessageWaitTimeSeconds when `None`) for one to arrive or become visible.
-    pub async fn receive(
-        &self,
-        queue: &str,
-        max: u32,
-        visibility_timeout: Option<u32>,
-        wait: Option<Duration>,
-    ) -> Result<Vec<ReceivedMessage>, QueueError> {
-        check_receive_limits(max, visibility_timeout, wait)?;
-        let name = self.existing(queue)?;
-        let default_wait = self.lock().get(&name).map_or(0, |q| q.settings.wait_seconds);
-        let wait = wait.unwrap_or(Duration::from_secs(u64::from(default_wait)));
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let notify = self
-                .lock()
-                .get(&name)
-                .map(|q| q.notify.clone())
-                .ok_or_else(|| QueueError::NonExistentQueue(queue.to_string()))?;
-            let notified = notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let taken = self.take(&name, queue, max as usize, visibility_timeout)?;
-            let next_visible_ms = taken.next_visible_ms;
-            let messages = self.record(taken).await?;
-            let now = tokio::time::Instant::now();
-            if !messages.is_empty() || now >= deadline {
-                return Ok(messages);
-            }
-            let until_visible = next_visible_ms
-                .map(|at| now + Duration::from_millis((at - now_ms()).max(1) as u64))
-                .unwrap_or(deadline);
-            tokio::select! {
-                _ = notified => {}
-                _ = tokio::time::sleep_until(until_visible.min(deadline)) => {}
-            }
-        }
-    }
-
-    /// Takes due messages of queue `name` in memory: expires old ones, moves those past
-    /// the redrive limit to the dead-letter queue and hides the rest.
-    fn take(
-        &self,
-        name: &str,
-        reference: &str,
-        max: usize,
-        visibility_timeout: Option<u32>,
-    ) -> Result<Taken, QueueError> {
-        let now = now_ms();
-        let mut queues = self.lock();
-        let settings = match queues.get(name) {
-            Some(q) => q.settings.clone(),
-            None => return Err(QueueError::NonExistentQueue(reference.to_string())),
-        };
-        let hide_ms = i64::from(visibility_timeout.unwrap_or(settings.visibility_timeout)) * 1000;
-        let retention_ms = i64::from(settings.retention_seconds) * 1000;
-        let redrive = settings.redrive.as_ref().and_then(|policy| {
-            let dlq = self.queue_name(&policy.dead_letter_target_arn).ok()?;
-            (dlq != name && queues.contains_key(&dlq)).then_some((dlq, policy.max_receive_count))
-        });
-        let mut taken = Taken::default();
-        while taken.messages.len() < max {
-            let Some(q) = queues.get_mut(name) else { break };
-            let Some(id) = q.next_due(now) else { break };
-            let Some(current) = q.get(&id) else { break };
-            if current.sent_ms + retention_ms <= now {
-                q.remove(&id);
-                taken.expired.push(id);
-                continue;
-            }
-            if let Some((dlq, limit)) = &redrive {
-                if current.receive_count >= *limit {
-                    let Some(mut moved) = q.remove(&id) else { break };
-                    moved.receive_count = 0;
-                    moved.first_receive_ms = None;
-                    moved.visible_at_ms = now;
-                    if let Some(target) = queues.get_mut(dlq) {
-                        taken.notify = Some(target.notify.clone());
-                        target.insert(moved);
-                    }
-                    taken.moves.push((id, dlq.clone(), now));
-                    continue;
-                }
-            }
-            let Some(m) = q.reschedule(&id, |m| {
-                m.receive_count += 1;
-                m.first_receive_ms.get_or_insert(now);
-                m.visible_at_ms = now + hide_ms;
-            }) else {
-                break;
-            };
-            taken.updates.push(ReceiveUpdate {
-                id: m.id.clone(),
-                receive_count: m.receive_count,
-                first_receive_ms: m.first_receive_ms,
-                visible_at_ms: m.visible_at_ms,
-            });
-            taken.messages.push(received(name, m));
-        }
-        taken.next_visible_ms = queues.get(name).and_then(|q| q.next_visible_after(now));
-        Ok(taken)
-    }
-
-    /// Writes what a receive changed to the store and returns the messages it took.
-    async fn record(&self, taken: Taken) -> Result<Vec<ReceivedMessage>, QueueError> {
-        let Taken { messages, updates, moves, expired, notify, .. } = taken;
-        if updates.is_empty() && moves.is_empty() && expired.is_empty() {
-            return Ok(messages);
-        }
-        self.store(move |store| {
-            for (id, queue, visible_at_ms) in &moves {
-                store.move_message(id, queue, *visible_at_ms)?;
-            }
-            if !expired.is_empty() {
-                store.delete_messages(&expired)?;
-            }
-            store.update_receives(&updates)
-        })
-        .await?;
-        if let Some(notify) = notify {
-            notify.notify_waiters();
-        }
-        Ok(messages)
-    }
-
     /// Deletes the message of a receipt handle. A message deleted already is no error.
     pub async fn delete(&self, queue: &str, receipt_handle: &str) -> Result<(), QueueError> {
         let name = self.existing(queue)?;
@@ -607,59 +469,16 @@ impl QueueService {
         }
         Ok(())
     }
-
-    /// How many messages each queue holds in each state, in name order.
-    pub fn depths(&self) -> Vec<(String, crate::MessageCounts)> {
-        let now = now_ms();
-        self.lock().iter().map(|(name, q)| (name.clone(), q.counts(now))).collect()
-    }
-
-    /// Per-queue depth gauges in the Prometheus text format.
-    pub fn render_metrics(&self) -> String {
-        let depths = self.depths();
-        let mut text = String::new();
-        let gauges: [(&str, &str, fn(&crate::MessageCounts) -> usize); 3] = [
-            ("flicker_queue_messages_visible", "Messages a receive would return now", |c| c.visible),
-            ("flicker_queue_messages_in_flight", "Messages received and not yet deleted or visible again", |c| {
-                c.in_flight
-            }),
-            ("flicker_queue_messages_delayed", "Messages whose delay has not passed", |c| c.delayed),
-        ];
-        for (metric, help, value) in gauges {
-            let _ = write!(text, "# HELP {metric} {help}.\n# TYPE {metric} gauge\n");
-            for (name, counts) in &depths {
-                let _ = writeln!(text, "{metric}{{queue=\"{name}\"}} {}", value(counts));
-            }
-        }
-        text
-    }
 }
 
 /// Runs blocking store work off the async worker threads.
 async fn run_blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, QueueError> {
-    tokio::task::spawn_blocking(work).await.map_err(|err| QueueError::Task(err.to_string()))?.map_err(Into::into)
-}
-
-fn check_receive_limits(max: u32, visibility_timeout: Option<u32>, wait: Option<Duration>) -> Result<(), QueueError> {
-    if !(1..=MAX_RECEIVE_MESSAGES).contains(&max) {
-        return Err(QueueError::InvalidParameterValue(format!(
-            "Value {max} for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and {MAX_RECEIVE_MESSAGES}, if provided."
-        )));
-    }
-    if let Some(seconds) = visibility_timeout.filter(|s| *s > MAX_VISIBILITY_TIMEOUT) {
-        return Err(QueueError::InvalidParameterValue(format!(
-            "Value {seconds} for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and {MAX_VISIBILITY_TIMEOUT}, if provided."
-        )));
-    }
-    if let Some(wait) = wait.filter(|w| *w > Duration::from_secs(u64::from(MAX_WAIT_SECONDS))) {
-        return Err(QueueError::InvalidParameterValue(format!(
-            "Value {} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= {MAX_WAIT_SECONDS}, if provided.",
-            wait.as_secs()
-        )));
-    }
-    Ok(())
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| QueueError::Task(err.to_string()))?
+        .map_err(Into::into)
 }
 
 /// Checks a queue name: 1 to 80 characters of `[A-Za-z0-9_-]`.
@@ -684,30 +503,13 @@ fn compare_attributes(existing: &Queue, given: &BTreeMap<String, String>) -> Res
     for (key, value) in given {
         let current = existing.attributes.get(key).or_else(|| defaults.get(key)).map_or("", String::as_str);
         if current != value {
-            return Err(QueueError::QueueAlreadyExists { name: existing.name.clone(), attribute: key.clone() });
+            return Err(QueueError::QueueAlreadyExists {
+                name: existing.name.clone(),
+                attribute: key.clone(),
+            });
         }
     }
     Ok(())
-}
-
-fn received(queue: &str, m: &Message) -> ReceivedMessage {
-    let mut attributes = BTreeMap::from([
-        ("SenderId".to_string(), m.sender_id.clone()),
-        ("SentTimestamp".to_string(), m.sent_ms.to_string()),
-        ("ApproximateReceiveCount".to_string(), m.receive_count.to_string()),
-    ]);
-    if let Some(first) = m.first_receive_ms {
-        attributes.insert("ApproximateFirstReceiveTimestamp".into(), first.to_string());
-    }
-    ReceivedMessage {
-        message_id: m.id.clone(),
-        receipt_handle: receipt::encode(queue, &m.id),
-        body: m.body.clone(),
-        md5_of_body: m.md5_of_body.clone(),
-        attributes,
-        message_attributes: m.attributes.clone(),
-        md5_of_message_attributes: m.md5_of_attributes.clone(),
-    }
 }
 
 fn message_to_store(queue: &str, m: &Message) -> StoredMessage {

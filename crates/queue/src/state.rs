@@ -51,7 +51,12 @@ pub(crate) struct Queue {
 }
 
 impl Queue {
-    pub fn new(name: String, attributes: BTreeMap<String, String>, created_ms: i64, modified_ms: i64) -> Queue {
+    pub fn new(
+        name: String,
+        attributes: BTreeMap<String, String>,
+        created_ms: i64,
+        modified_ms: i64,
+    ) -> Queue {
         let settings = QueueSettings::from_attributes(&attributes);
         Queue {
             name,
@@ -96,7 +101,7 @@ impl Queue {
         Some(message)
     }
 
-    /// The id of the next message visible at `now_ms`.
+    /// Returns the id of the next message visible at `now_ms`.
     pub fn next_due(&self, now_ms: i64) -> Option<String> {
         let (visible_at, _, id) = self.schedule.first()?;
         (*visible_at <= now_ms).then(|| id.clone())

@@ -1,6 +1,6 @@
-//! Durable queue state: queues with their attributes and the messages they hold. The
-//! `QueueStore` trait is the boundary that a PostgreSQL implementation will also fill; the
-//! queue service keeps its hot-path state in memory and writes every change here first.
+//! Durable queue state: queues with their attributes and their messages. The `QueueStore`
+//! trait is the boundary that a PostgreSQL implementation will also fill. The queue service
+//! keeps its hot-path state in memory and writes every change here first.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -54,10 +54,10 @@ pub trait QueueStore: Send + Sync {
     /// Deletes a queue and its messages.
     fn delete_queue(&self, name: &str) -> Result<(), StoreError>;
 
-    /// Every queue, ordered by name.
+    /// Loads every queue, ordered by name.
     fn load_queues(&self) -> Result<Vec<StoredQueue>, StoreError>;
 
-    /// Every message of every queue, in order of arrival.
+    /// Loads every message of every queue, in order of arrival.
     fn load_messages(&self) -> Result<Vec<StoredMessage>, StoreError>;
 
     /// Inserts messages atomically and returns the sequence number given to each.
@@ -77,7 +77,7 @@ pub trait QueueStore: Send + Sync {
 }
 
 /// Queues in their own SQLite file, in WAL mode with `synchronous = FULL`, so that a message
-/// is on disk before its send is answered.
+/// is on disk before its send returns.
 pub struct SqliteQueueStore {
     connection: Mutex<Connection>,
 }

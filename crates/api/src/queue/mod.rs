@@ -56,11 +56,12 @@ fn parse_json(bytes: &[u8]) -> Result<Map<String, Value>, QueueError> {
     if bytes.is_empty() {
         return Ok(Map::new());
     }
-    serde_json::from_slice(bytes)
-        .map_err(|err| QueueError::InvalidParameterValue(format!("The request body is not a JSON object: {err}")))
+    serde_json::from_slice(bytes).map_err(|err| {
+        QueueError::InvalidParameterValue(format!("The request body is not a JSON object: {err}"))
+    })
 }
 
-/// A JSON-protocol error, with the query-protocol code in `x-amzn-query-error` as SQS sends it.
+/// Builds a JSON-protocol error, with the query-protocol code in `x-amzn-query-error` as SQS sends it.
 fn json_error(err: &QueueError) -> Response {
     log_server_fault(err);
     let code = err.code();
@@ -109,7 +110,7 @@ pub(crate) async fn query_queue(
     query(state, method, headers, raw, Some(path), body).await
 }
 
-/// Whether a request without `X-Amz-Target` carries a query-protocol form.
+/// Reports whether a request without `X-Amz-Target` carries a query-protocol form.
 pub(crate) fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get("content-type")
@@ -137,7 +138,18 @@ pub(crate) async fn query(
         }
     }
     let Some(action) = pairs.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.clone()) else {
-        return query_error_response(StatusCode::BAD_REQUEST, "MissingAction", "No Action parameter was given.", &id);
+        if let Some(path) = path {
+            // Two-segment paths that are not SQS requests get the error of unknown routes.
+            return crate::error::unknown_operation(method, path.parse().unwrap_or_default())
+                .await
+                .into_response();
+        }
+        return query_error_response(
+            StatusCode::BAD_REQUEST,
+            "MissingAction",
+            "No Action parameter was given.",
+            &id,
+        );
     };
     if !operations::OPERATIONS.contains(&action.as_str()) {
         let message = format!("The action {action} is not valid for this endpoint.");

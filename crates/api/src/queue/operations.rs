@@ -25,7 +25,7 @@ pub(crate) const OPERATIONS: &[&str] = &[
     "ChangeMessageVisibilityBatch",
 ];
 
-/// The most entries one batch request may hold.
+/// The maximum number of entries in one batch request.
 const MAX_BATCH_ENTRIES: usize = 10;
 
 /// The largest total size of the messages of one SendMessageBatch.
@@ -133,7 +133,8 @@ impl Call<'_> {
         let url = self.queue_url()?;
         let message = new_message(&self.input)?;
         let mut results = self.queues.send(&url, vec![message]).await?;
-        let sent = results.pop().unwrap_or_else(|| Err(QueueError::Task("a send returned no result".into())))?;
+        let sent =
+            results.pop().unwrap_or_else(|| Err(QueueError::Task("a send returned no result".into())))?;
         let mut output = json!({ "MessageId": sent.message_id, "MD5OfMessageBody": sent.md5_of_body });
         if let Some(md5) = sent.md5_of_message_attributes {
             output["MD5OfMessageAttributes"] = Value::String(md5);
@@ -278,7 +279,7 @@ impl Call<'_> {
     }
 }
 
-/// A failed batch entry as SQS reports it.
+/// Builds a failed batch entry as SQS reports it.
 fn failure(id: &str, err: &QueueError) -> Value {
     let code = err.code();
     json!({ "Id": id, "SenderFault": code.sender_fault, "Code": code.query_code, "Message": err.to_string() })
@@ -292,9 +293,12 @@ fn new_message(input: &Map<String, Value>) -> Result<NewMessage, QueueError> {
     })
 }
 
-/// The entries of a batch request after the checks every batch gets: at least one, at most
+/// Returns the entries of a batch request after the checks every batch gets: at least one, at most
 /// ten, well-formed and distinct ids.
-fn batch_entries(input: &Map<String, Value>, entry_name: &'static str) -> Result<Vec<Map<String, Value>>, QueueError> {
+fn batch_entries(
+    input: &Map<String, Value>,
+    entry_name: &'static str,
+) -> Result<Vec<Map<String, Value>>, QueueError> {
     let entries: Vec<Map<String, Value>> = match input.get("Entries") {
         Some(Value::Array(items)) => items.iter().filter_map(|item| item.as_object().cloned()).collect(),
         None | Some(Value::Null) => Vec::new(),
@@ -390,12 +394,14 @@ fn message_attributes(input: &Map<String, Value>) -> Result<MessageAttributes, Q
     match input.get("MessageAttributes") {
         None | Some(Value::Null) => Ok(MessageAttributes::new()),
         Some(value) => serde_json::from_value(value.clone()).map_err(|err| {
-            QueueError::InvalidParameterValue(format!("Value for parameter MessageAttributes is invalid: {err}"))
+            QueueError::InvalidParameterValue(format!(
+                "Value for parameter MessageAttributes is invalid: {err}"
+            ))
         }),
     }
 }
 
-/// The system attributes a receive asked for: `All` or names.
+/// Selects the system attributes a receive requests: `All` or names.
 fn select_system_attributes(all: BTreeMap<String, String>, names: &[String]) -> BTreeMap<String, String> {
     if names.iter().any(|n| n == "All") {
         return all;
@@ -403,7 +409,7 @@ fn select_system_attributes(all: BTreeMap<String, String>, names: &[String]) -> 
     all.into_iter().filter(|(key, _)| names.contains(key)).collect()
 }
 
-/// The message attributes a receive asked for: `All`, `.*`, exact names or `prefix.*`.
+/// Selects the message attributes a receive requests: `All`, `.*`, exact names or `prefix.*`.
 fn select_message_attributes(all: MessageAttributes, names: &[String]) -> MessageAttributes {
     let wanted = |key: &str| {
         names.iter().any(|n| {

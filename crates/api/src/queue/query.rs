@@ -46,7 +46,7 @@ fn insert(tree: &mut BTreeMap<String, Node>, path: &[&str], value: String) {
     }
 }
 
-/// The children of a numbered list (`1`, `2`, ...) in numeric order.
+/// Returns the children of a numbered list (`1`, `2`, ...) in numeric order.
 fn numbered(children: BTreeMap<String, Node>) -> Vec<Node> {
     let mut items: Vec<(u64, Node)> =
         children.into_iter().filter_map(|(k, v)| Some((k.parse().ok()?, v))).collect();
@@ -70,7 +70,10 @@ fn convert(tree: BTreeMap<String, Node>) -> Map<String, Value> {
             ("MessageAttribute", Node::Branch(children)) => {
                 out.insert("MessageAttributes".into(), name_value_map(children, "Name", "Value"));
             }
-            ("AttributeName" | "MessageAttributeName" | "MessageSystemAttributeName", Node::Branch(children)) => {
+            (
+                "AttributeName" | "MessageAttributeName" | "MessageSystemAttributeName",
+                Node::Branch(children),
+            ) => {
                 let list = numbered(children).into_iter().map(to_value).collect();
                 out.insert(format!("{key}s"), Value::Array(list));
             }
@@ -126,7 +129,7 @@ pub(crate) fn escape(text: &str) -> String {
     out
 }
 
-/// The XML response of `operation` with JSON-shaped `output`.
+/// Renders the XML response of `operation` with JSON-shaped `output`.
 pub(crate) fn render(operation: &str, output: &Value, request_id: &str) -> String {
     let mut xml = format!("<?xml version=\"1.0\"?><{operation}Response xmlns=\"{NAMESPACE}\">");
     if !NO_RESULT.contains(&operation) {
@@ -159,7 +162,7 @@ fn render_members(xml: &mut String, operation: &str, members: &Map<String, Value
     }
 }
 
-/// The element name of each item of a flattened list.
+/// Returns the element name of each item of a flattened list.
 fn list_element(operation: &str, key: &str) -> String {
     match key {
         "QueueUrls" => "QueueUrl".into(),
@@ -189,7 +192,7 @@ fn render_element(xml: &mut String, operation: &str, element: &str, value: &Valu
     let _ = write!(xml, "</{element}>");
 }
 
-/// An error response of the query protocol.
+/// Renders an error response of the query protocol.
 pub(crate) fn render_error(fault: &str, code: &str, message: &str, request_id: &str) -> String {
     format!(
         "<?xml version=\"1.0\"?><ErrorResponse xmlns=\"{NAMESPACE}\"><Error><Type>{fault}</Type><Code>{}</Code>\
