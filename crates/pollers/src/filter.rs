@@ -1,6 +1,6 @@
 //! EventBridge event patterns, as `FilterCriteria` of an event source mapping uses them: a
-//! pattern is compiled once and then matched against each record. This module knows nothing
-//! about queues; the caller decides what a record looks like.
+//! pattern is compiled once and then matched against each record. This module does not depend
+//! on queues; the caller builds the record.
 //!
 //! Supported: exact values (strings, numbers, booleans, null), `prefix`, `suffix`,
 //! `equals-ignore-case`, `anything-but` (values, or a `prefix` or `suffix`), `numeric` with one
@@ -12,8 +12,8 @@ use serde_json::{Map, Value};
 /// The message AWS sends for any pattern it cannot read.
 pub const INVALID_PATTERN: &str = "Invalid filter pattern definition.";
 
-/// Why a pattern was rejected. The message sent to clients is always [`INVALID_PATTERN`];
-/// the detail is for logs and tests.
+/// A rejected pattern, with the reason. Clients always receive [`INVALID_PATTERN`], so the
+/// reason is only for logs and tests.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid filter pattern: {0}")]
 pub struct PatternError(String);
@@ -65,7 +65,7 @@ enum Comparison {
 }
 
 impl Pattern {
-    /// Parses a pattern from its JSON text, as the `Pattern` member of a filter holds it.
+    /// Parses a pattern from its JSON text, as the `Pattern` member of a filter contains it.
     pub fn parse(text: &str) -> Result<Self, PatternError> {
         let value: Value = serde_json::from_str(text).map_err(|err| invalid(format!("not JSON: {err}")))?;
         let Value::Object(object) = value else {
@@ -74,7 +74,7 @@ impl Pattern {
         Ok(Self { root: compile_object(&object)? })
     }
 
-    /// Whether `record` matches every key of the pattern.
+    /// Returns whether `record` matches every key of the pattern.
     pub fn matches(&self, record: &Value) -> bool {
         match_object(&self.root, Some(record))
     }

@@ -108,7 +108,7 @@ impl Mapping {
         }
     }
 
-    /// The `State` of a mapping at rest.
+    /// Returns the `State` of a mapping at rest: `Enabled` or `Disabled`.
     pub fn state(&self) -> &'static str {
         if self.enabled {
             "Enabled"
@@ -259,7 +259,7 @@ pub fn batch_size_needs_window(batch_size: u32, window: u32) -> Result<(), ApiEr
     Ok(())
 }
 
-/// Which kind of event source an ARN names.
+/// The kind of event source an ARN names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventSource {
     /// A queue: its name.
@@ -288,7 +288,7 @@ pub fn event_source(arn: Option<&str>) -> Result<EventSource, ApiError> {
     }
 }
 
-/// The error for a source that exists in AWS but is not polled here.
+/// Builds the error for a source that exists in AWS but that this server does not poll.
 pub fn unsupported_source(service: &str, arn: &str) -> ApiError {
     ApiError::invalid_parameter(format!(
         "Event source {arn} is a {service} source, which this server does not support. \

@@ -28,7 +28,7 @@ use crate::metrics::{add, MappingMetrics};
 use crate::record::{batch_result, filter_view, sqs_record, BatchResult};
 use crate::source::{QueueSource, ReceivedMessage, SourceError};
 
-/// Longest wait of one receive, as SQS's `WaitTimeSeconds` allows.
+/// Maximum wait of one receive, as SQS's `WaitTimeSeconds` allows.
 const LONG_POLL: Duration = Duration::from_secs(20);
 /// Most messages one receive returns.
 const RECEIVE_MAX: usize = 10;
@@ -39,12 +39,12 @@ const PAYLOAD_BUDGET: usize = 3 * 1024 * 1024;
 const RECORD_OVERHEAD: usize = 1024;
 /// Pause after a failed receive or invocation before the poller tries again.
 const ERROR_PAUSE: Duration = Duration::from_secs(1);
-/// Longest pause between retries of a throttled batch.
+/// Maximum pause between retries of a throttled batch.
 const MAX_THROTTLE_PAUSE: Duration = Duration::from_secs(5);
 /// Visibility timeout assumed when the queue no longer reports one (SQS's default).
 const DEFAULT_VISIBILITY: Duration = Duration::from_secs(30);
 
-/// What the pollers of every mapping share.
+/// The engine, the queues and the region, shared by the pollers of every mapping.
 pub(crate) struct PollerContext {
     pub engine: Engine,
     pub queues: Arc<dyn QueueSource>,
@@ -71,7 +71,7 @@ struct Shared {
     last_error: Mutex<Option<String>>,
 }
 
-/// How a batch ended, as far as scaling is concerned.
+/// The end of a batch, as far as scaling is concerned.
 enum Outcome {
     Processed,
     Throttled,
@@ -106,7 +106,7 @@ pub(crate) fn start(
 
 async fn run_worker(shared: Arc<Shared>, mut stopped: watch::Receiver<()>) {
     loop {
-        // The only change a stop channel sees is its sender being dropped.
+        // The stop channel changes only when its sender is dropped.
         let gathered = tokio::select! {
             biased;
             _ = stopped.changed() => return,

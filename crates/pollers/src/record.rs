@@ -46,7 +46,7 @@ fn message_attribute(attribute: &MessageAttribute) -> Value {
     Value::Object(value)
 }
 
-/// The record as filters see it: a `body` that is JSON is matched as parsed JSON.
+/// Builds the record that filters match: a `body` that is JSON is replaced by the parsed JSON.
 pub fn filter_view(record: &Value) -> Value {
     let mut view = record.clone();
     let parsed =
@@ -57,7 +57,7 @@ pub fn filter_view(record: &Value) -> Value {
     view
 }
 
-/// What a function with `ReportBatchItemFailures` returned about its batch.
+/// The result a function with `ReportBatchItemFailures` returned for its batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BatchResult {
     /// Every message was processed.
@@ -68,9 +68,9 @@ pub enum BatchResult {
     Invalid(String),
 }
 
-/// Reads a function's response under `ReportBatchItemFailures`, following AWS's rules: an
-/// empty or null response, or an empty or null `batchItemFailures`, is a success; a missing,
-/// empty or unknown `itemIdentifier`, or a response that is not JSON, fails the whole batch.
+/// Reads a function's response under `ReportBatchItemFailures` by AWS's rules. An empty or
+/// null response, or an empty or null `batchItemFailures`, is a success. A missing, empty or
+/// unknown `itemIdentifier`, or a response that is not JSON, fails the whole batch.
 pub fn batch_result(payload: &[u8], batch_ids: &HashSet<&str>) -> BatchResult {
     if payload.iter().all(u8::is_ascii_whitespace) {
         return BatchResult::Success;

@@ -25,7 +25,7 @@ const DEFAULT_LIST_ITEMS: usize = 100;
 /// The message of ResourceNotFoundException for an unknown UUID.
 const NOT_FOUND: &str = "The resource you requested does not exist.";
 
-/// Why the mappings could not be loaded at start-up.
+/// A failure to load the mappings at start-up.
 #[derive(Debug, thiserror::Error)]
 pub enum StartPollersError {
     /// the store could not be opened or read
@@ -84,7 +84,7 @@ fn now_epoch_seconds() -> f64 {
     now.timestamp() as f64 + f64::from(now.timestamp_subsec_millis()) / 1000.0
 }
 
-/// An empty filter list means no filtering, and is not reported back.
+/// Drops an empty filter list, which means no filtering and is not reported back.
 fn non_empty(criteria: FilterCriteria) -> Option<FilterCriteria> {
     (!criteria.filters.is_empty()).then_some(criteria)
 }
@@ -142,6 +142,8 @@ impl EventSourceMappings {
 
     /// Puts a mapping in the registry, replacing any previous one with its UUID, and starts
     /// its pollers when it is enabled. The previous pollers stop when their entry is dropped.
+    /// NOTE: a batch that the previous pollers already sent to the function still completes, so
+    /// right after an update the mapping may briefly exceed its new `MaximumConcurrency`.
     fn install(&self, mapping: Arc<Mapping>, metrics: Arc<MappingMetrics>) {
         let pollers = if mapping.enabled {
             match poller::start(self.inner.context.clone(), mapping.clone(), metrics.clone()) {
@@ -210,7 +212,7 @@ impl EventSourceMappings {
         }
     }
 
-    /// CreateEventSourceMapping: answers with `State` `Creating`; the pollers start at once.
+    /// Creates a mapping and starts its pollers at once. The response has `State` `Creating`.
     pub async fn create(
         &self,
         request: CreateEventSourceMappingRequest,
@@ -242,10 +244,13 @@ impl EventSourceMappings {
             ));
         }
         if request.starting_position.is_some() {
+            // NOTE: this message is AWS's for a starting position that a stream type does not
+            // support; the wording AWS uses for a queue is not recorded.
             return Err(ApiError::invalid_parameter(format!(
                 "Unsupported starting position for arn type: {event_source_arn}"
             )));
         }
+
         let batch_size = match request.batch_size {
             Some(value) => mapping::batch_size(value)?,
             None => mapping::DEFAULT_BATCH_SIZE,
@@ -253,13 +258,16 @@ impl EventSourceMappings {
         let window = request.maximum_batching_window_in_seconds.map(mapping::batching_window).transpose()?;
         let window = window.unwrap_or(0);
         mapping::batch_size_needs_window(batch_size, window)?;
+
         let filter_criteria = request.filter_criteria.map(mapping::filter_criteria).transpose()?;
         let function_response_types =
             mapping::function_response_types(request.function_response_types.unwrap_or_default())?;
         let scaling_config = request.scaling_config.map(mapping::scaling_config).transpose()?;
+
         let function_name = request.function_name.as_deref().unwrap_or_default();
         let (_, function_arn) = self.function_arn(function_name)?;
         self.check_queue(&event_source_arn)?;
+
         Ok(Mapping {
             uuid: uuid::Uuid::new_v4().to_string(),
             event_source_arn,
@@ -291,11 +299,13 @@ impl EventSourceMappings {
         max_items: Option<i64>,
     ) -> Result<EventSourceMappingList, ApiError> {
         let max_items = match max_items {
-            Some(value) if !(1..=10_000).contains(&value) => return Err(ApiError::validation(format!(
+            Some(value) if !(1..=10_000).contains(&value) => {
+                return Err(ApiError::validation(format!(
                 "1 validation error detected: Value '{value}' at 'maxItems' failed to satisfy constraint: \
                      Member must have value {}",
                 if value < 1 { "greater than or equal to 1" } else { "less than or equal to 10000" }
-            ))),
+            )))
+            }
             Some(value) => value as usize,
             None => DEFAULT_LIST_ITEMS,
         };
@@ -363,6 +373,7 @@ impl EventSourceMappings {
                 "Unsupported DestinationConfig parameter for given event source mapping type.",
             ));
         }
+
         let mut updated = current.clone();
         if let Some(value) = request.batch_size {
             updated.batch_size = mapping::batch_size(value)?;
@@ -371,6 +382,7 @@ impl EventSourceMappings {
             updated.maximum_batching_window = mapping::batching_window(value)?;
         }
         mapping::batch_size_needs_window(updated.batch_size, updated.maximum_batching_window)?;
+
         if let Some(criteria) = request.filter_criteria {
             updated.filter_criteria = non_empty(mapping::filter_criteria(criteria)?);
         }
@@ -384,6 +396,7 @@ impl EventSourceMappings {
         if let Some(enabled) = request.enabled {
             updated.enabled = enabled;
         }
+
         if let Some(function_name) = request.function_name.as_deref() {
             let (reference, function_arn) = self.function_arn(function_name)?;
             if function_arn != current.function_arn {
@@ -395,7 +408,7 @@ impl EventSourceMappings {
         Ok(updated)
     }
 
-    /// DeleteEventSourceMapping: stops the pollers and answers with `State` `Deleting`.
+    /// Deletes a mapping and stops its pollers. The response has `State` `Deleting`.
     pub async fn delete(&self, uuid: &str) -> Result<EventSourceMappingConfiguration, ApiError> {
         let _control = self.inner.control.lock().await;
         let mapping = {

@@ -1,5 +1,5 @@
-//! What a poller needs from a queue: long-polling receive, delete, the visibility timeout and
-//! whether a queue exists. The built-in queue service implements it; tests can use a fake.
+//! The queue operations a poller needs: long-polling receive, delete, the visibility timeout
+//! and a check that a queue exists. The built-in queue service implements them.
 //! Failed messages are never sent back explicitly: they become visible again when their
 //! visibility timeout ends, and the queue applies its own redrive policy.
 
@@ -46,10 +46,10 @@ pub struct ReceivedMessage {
 
 /// The queue operations a poller uses; queues are named by ARN.
 pub trait QueueSource: Send + Sync + 'static {
-    /// Whether a queue with this ARN exists.
+    /// Returns whether a queue with this ARN exists.
     fn queue_exists(&self, queue_arn: &str) -> bool;
 
-    /// The queue's default visibility timeout, or `None` when the queue does not exist.
+    /// Returns the queue's default visibility timeout, or `None` when the queue does not exist.
     fn visibility_timeout(&self, queue_arn: &str) -> Option<Duration>;
 
     /// Receives up to `max` messages (at most 10), waiting up to `wait` for the first one.
