@@ -502,6 +502,7 @@ def test_disable_stops_and_enable_resumes(start_server, recorder, tmp_path):
     mapping = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=queue_arn)
     sqs.send_message(QueueUrl=url, MessageBody="first")
     poll(lambda: len(read_records(tmp_path)) == 1)
+    poll(lambda: queue_counts(sqs, url) == (0, 0))
 
     assert lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)["State"] == "Disabling"
     assert lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Disabled"
