@@ -9,6 +9,7 @@ mod message;
 mod metrics;
 mod receipt;
 mod receive;
+mod retention;
 mod service;
 mod state;
 

@@ -92,8 +92,7 @@ impl QueueService {
             let Some(q) = queues.get_mut(name) else { break };
             let Some(id) = q.next_due(now) else { break };
             let Some(current) = q.get(&id) else { break };
-            // NOTE: expired messages are deleted only here, so until a receive reaches them
-            // they still count in the depth attributes and gauges.
+            // The retention task deletes the other expired messages every 30 s.
             if current.sent_ms + retention_ms <= now {
                 q.remove(&id);
                 taken.expired.push(id);

@@ -63,10 +63,10 @@ pub struct ReceivedMessage {
 /// The queues of one server. Cloning is cheap and shares the queues.
 #[derive(Clone)]
 pub struct QueueService {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     store: Arc<dyn QueueStore>,
     queues: Mutex<BTreeMap<String, Queue>>,
     region: String,
@@ -115,7 +115,9 @@ impl QueueService {
             region: region.to_string(),
             account: account.to_string(),
         };
-        Ok(QueueService { inner: Arc::new(inner) })
+        let service = QueueService { inner: Arc::new(inner) };
+        service.start_retention();
+        Ok(service)
     }
 
     /// Returns the account id in queue ARNs and URLs.

@@ -112,6 +112,16 @@ impl Queue {
         self.schedule.range((now_ms + 1, i64::MIN, String::new())..).next().map(|(at, _, _)| *at)
     }
 
+    /// Removes the messages sent at or before `sent_before_ms` and returns their ids.
+    pub fn remove_sent_before(&mut self, sent_before_ms: i64) -> Vec<String> {
+        let expired: Vec<String> =
+            self.messages.values().filter(|m| m.sent_ms <= sent_before_ms).map(|m| m.id.clone()).collect();
+        for id in &expired {
+            self.remove(id);
+        }
+        expired
+    }
+
     /// Removes every message and returns their ids.
     pub fn clear(&mut self) -> Vec<String> {
         self.schedule.clear();
