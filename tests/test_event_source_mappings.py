@@ -257,6 +257,19 @@ def test_create_rejects_unsupported_sources(lambda_client, idle_function, source
     assert "SQS" in message
 
 
+def test_create_rejects_self_managed_kafka(lambda_client, idle_function):
+    with pytest.raises(ClientError) as excinfo:
+        lambda_client.create_event_source_mapping(
+            FunctionName=idle_function,
+            Topics=["orders"],
+            SelfManagedEventSource={"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": ["127.0.0.1:9092"]}},
+        )
+    status, code, message = error_of(excinfo)
+    assert (status, code) == (400, "InvalidParameterValueException")
+    assert "Kafka" in message
+    assert "SQS" in message
+
+
 def test_create_without_source_is_unrecognized(lambda_client, idle_function):
     with pytest.raises(ClientError) as excinfo:
         lambda_client.create_event_source_mapping(FunctionName=idle_function)
@@ -377,8 +390,33 @@ def test_cli_creates_and_lists_mapping(server, sqs, idle_function):
     assert code == 0, err
     assert [m["UUID"] for m in listed["EventSourceMappings"]] == [created["UUID"]]
     assert listed["EventSourceMappings"][0]["State"] == "Disabled"
+
+    code, updated, err = server.aws(
+        "lambda", "update-event-source-mapping", "--uuid", created["UUID"], "--enabled", "--batch-size", "7"
+    )
+    assert code == 0, err
+    assert updated["State"] == "Enabling"
+    code, fetched, err = server.aws("lambda", "get-event-source-mapping", "--uuid", created["UUID"])
+    assert code == 0, err
+    assert (fetched["State"], fetched["BatchSize"]) == ("Enabled", 7)
+
     code, _, err = server.aws("lambda", "delete-event-source-mapping", "--uuid", created["UUID"])
     assert code == 0, err
+    code, _, err = server.aws("lambda", "get-event-source-mapping", "--uuid", created["UUID"])
+    assert code != 0
+    assert "ResourceNotFoundException" in err
+
+
+def test_function_named_by_arn(lambda_client, sqs, idle_function):
+    _, queue_arn = make_queue(sqs)
+    function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{idle_function}"
+    created = lambda_client.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=queue_arn)
+    assert created["FunctionArn"] == function_arn
+    listed = lambda_client.list_event_source_mappings(FunctionName=function_arn)["EventSourceMappings"]
+    assert [m["UUID"] for m in listed] == [created["UUID"]]
+    with pytest.raises(ClientError) as excinfo:
+        lambda_client.create_event_source_mapping(FunctionName=idle_function, EventSourceArn=queue_arn)
+    assert error_of(excinfo)[1] == "ResourceConflictException"
 
 
 # --- pollers ---------------------------------------------------------------------------------

@@ -289,9 +289,10 @@ pub fn event_source(arn: Option<&str>) -> Result<EventSource, ApiError> {
 }
 
 /// Builds the error for a source that exists in AWS but that this server does not poll.
-pub fn unsupported_source(service: &str, arn: &str) -> ApiError {
+/// `source` is the source's ARN, or its endpoints for a self-managed source.
+pub fn unsupported_source(service: &str, source: &str) -> ApiError {
     ApiError::invalid_parameter(format!(
-        "Event source {arn} is a {service} source, which this server does not support. \
+        "Event source {source} is a {service} source, which this server does not support. \
          Supported event sources: Amazon SQS queues of the built-in queue service (arn:aws:sqs:...)."
     ))
 }

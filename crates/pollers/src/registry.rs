@@ -217,6 +217,9 @@ impl EventSourceMappings {
         &self,
         request: CreateEventSourceMappingRequest,
     ) -> Result<EventSourceMappingConfiguration, ApiError> {
+        if let Some(source) = &request.self_managed_event_source {
+            return Err(mapping::unsupported_source("self-managed Kafka", &source.to_string()));
+        }
         let event_source_arn = request.event_source_arn.clone().unwrap_or_default();
         if let EventSource::Unsupported(service) = mapping::event_source(request.event_source_arn.as_deref())?
         {
