@@ -1,5 +1,5 @@
 //! Retention: a background task deletes messages older than their queue's
-//! MessageRetentionPeriod, so that they leave the depth counts even when nobody receives.
+//! MessageRetentionPeriod, so that they leave the depth counts even without a receive.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
