@@ -3,6 +3,7 @@
 //! results to AWS's wire shapes; they hold no business logic.
 
 mod error;
+mod event_source_mappings;
 mod events;
 mod functions;
 mod http_endpoints;
@@ -25,6 +26,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use flicker_engine::Engine;
 use flicker_http_events::RouteTable;
+use flicker_pollers::EventSourceMappings;
 use flicker_queue::QueueService;
 
 pub use error::WireError;
@@ -36,6 +38,7 @@ pub struct AppState {
     pub engine: Engine,
     /// The HTTP routes served under `ROUTES_PREFIX`; empty when no routes file is set.
     pub http_routes: Arc<RouteTable>,
+    pub event_source_mappings: EventSourceMappings,
     /// The SQS-compatible queues.
     pub queues: QueueService,
     pub schedules: flicker_triggers::schedule::Schedules,
@@ -46,6 +49,12 @@ pub struct AppState {
 impl FromRef<AppState> for Engine {
     fn from_ref(state: &AppState) -> Engine {
         state.engine.clone()
+    }
+}
+
+impl FromRef<AppState> for EventSourceMappings {
+    fn from_ref(state: &AppState) -> EventSourceMappings {
+        state.event_source_mappings.clone()
     }
 }
 
@@ -78,6 +87,20 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/2018-10-31/layers/{name}/versions/{version}",
             get(layers::get_version).delete(layers::delete_version),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings",
+            get(event_source_mappings::list).post(event_source_mappings::create),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings/",
+            get(event_source_mappings::list).post(event_source_mappings::create),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings/{uuid}",
+            get(event_source_mappings::get)
+                .put(event_source_mappings::update)
+                .delete(event_source_mappings::delete),
         )
         .route("/_flicker/code/{file}", get(functions::download_code))
         .route("/health", get(|| async { "ok\n" }))
@@ -120,6 +143,7 @@ async fn metrics(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> ([(&'static str, &'static str); 1], String) {
     let mut text = state.engine.render_metrics();
+    text.push_str(&state.event_source_mappings.render_metrics());
     text.push_str(&queue::service(&state).render_metrics());
     ([("content-type", "text/plain; version=0.0.4")], text)
 }

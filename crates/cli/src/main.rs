@@ -144,6 +144,20 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
         }
     };
     log_subscriptions.apply_settings(&settings.log_subscriptions).await;
+    let event_source_mappings = match flicker_pollers::EventSourceMappings::start(
+        engine.clone(),
+        std::sync::Arc::new(queues.clone()),
+        &settings.data_dir.join("flicker.db"),
+    )
+    .await
+    {
+        Ok(mappings) => mappings,
+        Err(err) => {
+            engine.shutdown();
+            sandbox.shutdown();
+            return Err(err).context("failed to load event source mappings");
+        }
+    };
     let address = listener.local_addr()?;
     info!(%address, data_dir = %settings.data_dir.display(), region = %settings.region, "Flicker listening on http://{address}");
 
@@ -160,18 +174,22 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
         queues,
         schedules: schedules.clone(),
         log_subscriptions,
+        event_source_mappings: event_source_mappings.clone(),
     };
     let router = flicker_api::router(state);
     let stopping = engine.clone();
+    let stopping_mappings = event_source_mappings.clone();
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             wait_for_signal().await;
             info!("stopping: shutting down environments");
             schedules.shutdown();
+            stopping_mappings.shutdown();
             stopping.shutdown();
         })
         .await
         .context("the server failed")?;
+    event_source_mappings.shutdown();
     engine.shutdown();
     sandbox.shutdown();
     info!("stopped");

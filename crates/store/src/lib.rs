@@ -3,6 +3,7 @@
 //! on HTTP or on running functions.
 
 mod blobs;
+mod event_source_mappings;
 mod layers;
 mod queue;
 mod schedules;

@@ -32,6 +32,10 @@ CREATE TABLE IF NOT EXISTS function_settings (
     name TEXT PRIMARY KEY,
     settings TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS event_source_mappings (
+    uuid TEXT PRIMARY KEY,
+    config TEXT NOT NULL
+);
 ";
 
 impl SqliteStore {
@@ -50,7 +54,7 @@ impl SqliteStore {
         Ok(Self { connection: Mutex::new(connection) })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves no half-written state: every write is one
         // statement, so the connection stays usable.
         self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
