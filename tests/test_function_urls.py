@@ -311,6 +311,26 @@ def test_url_deleted_with_function(lambda_client, function_name):
     assert lambda_client.list_function_url_configs(FunctionName=function_name)["FunctionUrlConfigs"] == []
 
 
+def test_url_on_alias_runs_alias_version(lambda_client, function_name):
+    """A URL on an alias invokes the version the alias points to, and goes with the alias."""
+    echo_function(lambda_client, function_name)
+    version = lambda_client.publish_version(FunctionName=function_name)["Version"]
+    lambda_client.create_alias(FunctionName=function_name, Name="live", FunctionVersion=version)
+    url = lambda_client.create_function_url_config(
+        FunctionName=function_name, Qualifier="live", AuthType="NONE"
+    )["FunctionUrl"]
+    lambda_client.update_function_configuration(FunctionName=function_name, Timeout=7)
+    status, headers, raw = request(url, "GET", "/through-alias")
+    assert status == 200, raw
+    assert json.loads(raw)["rawPath"] == "/through-alias"
+    listed = lambda_client.list_function_url_configs(FunctionName=function_name)["FunctionUrlConfigs"]
+    assert [c["FunctionArn"].rsplit(":", 1)[-1] for c in listed] == ["live"]
+    lambda_client.delete_alias(FunctionName=function_name, Name="live")
+    assert lambda_client.list_function_url_configs(FunctionName=function_name)["FunctionUrlConfigs"] == []
+    status, _, _ = request(url, "GET", "/")
+    assert status == 404
+
+
 def test_url_survives_restart(start_server, function_name):
     server = start_server()
     client = server.client()

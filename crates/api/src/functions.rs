@@ -58,13 +58,16 @@ pub(crate) async fn get(
 ) -> ApiResult<Response> {
     let details = engine.get_function(&function_ref(&name, &params)?)?;
     let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
-    let body = json!({
+    let mut body = json!({
         "Configuration": details.configuration,
         "Code": {
             "RepositoryType": "S3",
             "Location": format!("http://{host}/_flicker/code/{}.zip", details.code_sha256_hex),
         },
     });
+    if !details.tags.is_empty() {
+        body["Tags"] = json!(details.tags);
+    }
     Ok(Json(body).into_response())
 }
 

@@ -4,13 +4,17 @@
 
 mod error;
 mod event_invoke_config;
+mod event_source_mappings;
+mod events;
 mod functions;
 mod http_endpoints;
 mod invoke;
 mod layers;
+mod logs;
 mod protocols;
 mod queue;
 mod urls;
+mod versions;
 
 use std::sync::Arc;
 
@@ -24,6 +28,7 @@ use axum::Router;
 use flicker_engine::Engine;
 use flicker_events::Events;
 use flicker_http_events::RouteTable;
+use flicker_pollers::EventSourceMappings;
 use flicker_queue::QueueService;
 
 pub use error::WireError;
@@ -37,13 +42,23 @@ pub struct AppState {
     pub events: Events,
     /// The HTTP routes served under `ROUTES_PREFIX`; empty when no routes file is set.
     pub http_routes: Arc<RouteTable>,
+    pub event_source_mappings: EventSourceMappings,
     /// The SQS-compatible queues.
     pub queues: QueueService,
+    pub schedules: flicker_triggers::schedule::Schedules,
+    /// CloudWatch Logs subscription filters and log reading.
+    pub log_subscriptions: flicker_triggers::log_subscription::LogSubscriptions,
 }
 
 impl FromRef<AppState> for Engine {
     fn from_ref(state: &AppState) -> Engine {
         state.engine.clone()
+    }
+}
+
+impl FromRef<AppState> for EventSourceMappings {
+    fn from_ref(state: &AppState) -> EventSourceMappings {
+        state.event_source_mappings.clone()
     }
 }
 
@@ -76,6 +91,7 @@ pub fn router(state: AppState) -> Router {
             get(urls::get).post(urls::create).put(urls::update).delete(urls::delete),
         )
         .route("/2021-10-31/functions/{name}/urls", get(urls::list))
+        .merge(versions_router())
         .route("/2016-08-19/account-settings", get(functions::account_settings))
         .route("/2016-08-19/account-settings/", get(functions::account_settings))
         .route("/2018-10-31/layers", get(layers::list_or_find))
@@ -83,6 +99,20 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/2018-10-31/layers/{name}/versions/{version}",
             get(layers::get_version).delete(layers::delete_version),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings",
+            get(event_source_mappings::list).post(event_source_mappings::create),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings/",
+            get(event_source_mappings::list).post(event_source_mappings::create),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings/{uuid}",
+            get(event_source_mappings::get)
+                .put(event_source_mappings::update)
+                .delete(event_source_mappings::delete),
         )
         .route("/_flicker/code/{file}", get(functions::download_code))
         .route("/health", get(|| async { "ok\n" }))
@@ -93,10 +123,39 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The routes of versions, aliases, concurrency controls and tags.
+fn versions_router() -> Router<AppState> {
+    use axum::routing::put;
+    let functions = "/2015-03-31/functions/{name}";
+    Router::new()
+        .route(&format!("{functions}/versions"), get(versions::list_versions).post(versions::publish_version))
+        .route(&format!("{functions}/aliases"), get(versions::list_aliases).post(versions::create_alias))
+        .route(
+            &format!("{functions}/aliases/{{alias}}"),
+            get(versions::get_alias).put(versions::update_alias).delete(versions::delete_alias),
+        )
+        .route(
+            "/2017-10-31/functions/{name}/concurrency",
+            put(versions::put_concurrency).delete(versions::delete_concurrency),
+        )
+        .route("/2019-09-30/functions/{name}/concurrency", get(versions::get_concurrency))
+        .route(
+            "/2019-09-30/functions/{name}/provisioned-concurrency",
+            get(versions::get_provisioned)
+                .put(versions::put_provisioned)
+                .delete(versions::delete_provisioned),
+        )
+        .route(
+            "/2017-03-31/tags/{resource}",
+            get(versions::list_tags).post(versions::tag_resource).delete(versions::untag_resource),
+        )
+}
+
 async fn metrics(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> ([(&'static str, &'static str); 1], String) {
     let mut text = state.engine.render_metrics();
+    text.push_str(&state.event_source_mappings.render_metrics());
     text.push_str(&queue::service(&state).render_metrics());
     ([("content-type", "text/plain; version=0.0.4")], text)
 }

@@ -29,13 +29,14 @@ pub(crate) async fn dispatch(State(state): State<AppState>, headers: HeaderMap, 
             "POST / needs an X-Amz-Target header naming a service and an operation",
         );
     };
-    if service == "AmazonSQS" {
-        return crate::queue::json(state, headers, operation, body).await;
+    match service {
+        "AmazonSQS" => crate::queue::json(state, headers, operation, body).await,
+        "AWSEvents" => crate::events::dispatch(&state.schedules, operation, body).await,
+        "Logs_20140328" => crate::logs::dispatch(&state.log_subscriptions, operation, body).await,
+        _ => json_error(
+            StatusCode::BAD_REQUEST,
+            "UnknownOperationException",
+            format!("This server does not implement {operation} of {service}"),
+        ),
     }
-    drop(body);
-    json_error(
-        StatusCode::BAD_REQUEST,
-        "UnknownOperationException",
-        format!("This server does not implement {operation} of {service}"),
-    )
 }

@@ -6,6 +6,8 @@ mod settings;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use flicker_engine::{Engine, EngineSettings};
+use flicker_triggers::log_subscription::LogSubscriptions;
+use flicker_triggers::schedule::{ScheduleSettings, Schedules};
 use tracing::info;
 
 /// A self-hosted function platform that speaks the AWS Lambda API.
@@ -136,6 +138,37 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
         }
     };
     events.set_queue_target(std::sync::Arc::new(queues.clone()));
+    let schedules = match start_schedules(&engine, &settings).await {
+        Ok(schedules) => schedules,
+        Err(err) => {
+            engine.shutdown();
+            sandbox.shutdown();
+            return Err(err);
+        }
+    };
+    let log_subscriptions = match LogSubscriptions::start(engine.clone()).await {
+        Ok(log_subscriptions) => log_subscriptions,
+        Err(err) => {
+            engine.shutdown();
+            sandbox.shutdown();
+            return Err(err).context("failed to start the log subscriptions");
+        }
+    };
+    log_subscriptions.apply_settings(&settings.log_subscriptions).await;
+    let event_source_mappings = match flicker_pollers::EventSourceMappings::start(
+        engine.clone(),
+        std::sync::Arc::new(queues.clone()),
+        &settings.data_dir.join("flicker.db"),
+    )
+    .await
+    {
+        Ok(mappings) => mappings,
+        Err(err) => {
+            engine.shutdown();
+            sandbox.shutdown();
+            return Err(err).context("failed to load event source mappings");
+        }
+    };
     let address = listener.local_addr()?;
     info!(%address, data_dir = %settings.data_dir.display(), region = %settings.region, "Flicker listening on http://{address}");
 
@@ -151,23 +184,41 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
         http_routes: std::sync::Arc::new(http_routes),
         queues,
         events: events.clone(),
+        schedules: schedules.clone(),
+        log_subscriptions,
+        event_source_mappings: event_source_mappings.clone(),
     };
     let router = flicker_api::router(state);
     let stopping = engine.clone();
+    let stopping_mappings = event_source_mappings.clone();
     let stopping_events = events.clone();
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             wait_for_signal().await;
             info!("stopping: shutting down environments");
             stopping_events.stop();
+            schedules.shutdown();
+            stopping_mappings.shutdown();
             stopping.shutdown();
         })
         .await
         .context("the server failed")?;
+    event_source_mappings.shutdown();
     engine.shutdown();
     sandbox.shutdown();
     info!("stopped");
     Ok(())
+}
+
+/// Loads the stored schedule rules, applies those of the settings file and starts firing them.
+async fn start_schedules(engine: &Engine, settings: &settings::Settings) -> anyhow::Result<Schedules> {
+    let schedule_settings = ScheduleSettings { rate_minute: settings.schedule_rate_unit };
+    let schedules = Schedules::start(engine.clone(), schedule_settings).await?;
+    if let Err(err) = schedules.apply_configured(&settings.schedules).await {
+        schedules.shutdown();
+        return Err(err.into());
+    }
+    Ok(schedules)
 }
 
 async fn wait_for_signal() {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use flicker_triggers::log_subscription::wire::LogSubscriptionSetting;
 use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
@@ -18,6 +19,7 @@ pub const DEFAULT_IDLE_KEEP_ALIVE_SECONDS: u64 = 300;
 pub const DEFAULT_INIT_TIMEOUT_SECONDS: u64 = 10;
 pub const DEFAULT_LOG_LEVEL: &str = "info";
 pub const DEFAULT_ASYNC_RETRY_SCALE: f64 = 1.0;
+pub const DEFAULT_SCHEDULE_RATE_UNIT_SECONDS: u64 = 60;
 
 /// Flags of `flicker serve`. Each also reads a `FLICKER_*` variable.
 #[derive(Debug, Args)]
@@ -83,6 +85,10 @@ pub struct ServeArgs {
     /// `path`, `function` and `payload_format` each [default: no routes].
     #[arg(long, env = "FLICKER_ROUTES", value_name = "FILE")]
     pub routes: Option<PathBuf>,
+    /// Seconds in one minute of schedule `rate()` expressions; hours and days scale with it,
+    /// cron expressions do not. Lower it only to test schedules quickly [default: 60].
+    #[arg(long, env = "FLICKER_SCHEDULE_RATE_UNIT_SECONDS", value_name = "SECONDS")]
+    pub schedule_rate_unit_seconds: Option<u64>,
 }
 
 /// The `--sandbox` values.
@@ -128,6 +134,13 @@ struct FileSettings {
     cpu_limit: Option<CpuLimitSetting>,
     async_retry_scale: Option<f64>,
     routes: Option<PathBuf>,
+    schedule_rate_unit_seconds: Option<u64>,
+    /// `[[schedules]]` tables.
+    #[serde(default)]
+    schedules: Vec<flicker_triggers::schedule::ConfiguredSchedule>,
+    /// `[[log_subscriptions]]` tables: subscription filters applied at start.
+    #[serde(default)]
+    log_subscriptions: Vec<LogSubscriptionSetting>,
 }
 
 /// The settings in force.
@@ -149,6 +162,12 @@ pub struct Settings {
     pub async_retry_scale: f64,
     /// The HTTP routes file, if any.
     pub routes: Option<PathBuf>,
+    /// The length of one minute of `rate()` expressions.
+    pub schedule_rate_unit: Duration,
+    /// Schedule rules from the settings file.
+    pub schedules: Vec<flicker_triggers::schedule::ConfiguredSchedule>,
+    /// Subscription filters of the settings file, which has the only way to set them.
+    pub log_subscriptions: Vec<LogSubscriptionSetting>,
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
@@ -190,6 +209,13 @@ impl ServeArgs {
                 .or(file.async_retry_scale)
                 .unwrap_or(DEFAULT_ASYNC_RETRY_SCALE),
             routes: self.routes.or(file.routes),
+            schedule_rate_unit: Duration::from_secs(
+                self.schedule_rate_unit_seconds
+                    .or(file.schedule_rate_unit_seconds)
+                    .unwrap_or(DEFAULT_SCHEDULE_RATE_UNIT_SECONDS),
+            ),
+            schedules: file.schedules,
+            log_subscriptions: file.log_subscriptions,
         };
         settings.validate()?;
         Ok(settings)
@@ -215,6 +241,12 @@ impl Settings {
         if self.concurrency_limit == 0 {
             anyhow::bail!("invalid concurrency limit 0: it must be at least 1");
         }
+        if self.schedule_rate_unit.is_zero() {
+            anyhow::bail!("invalid schedule rate unit 0: it must be at least 1 second");
+        }
+        for schedule in &self.schedules {
+            schedule.validate()?;
+        }
         Ok(())
     }
 }
@@ -239,6 +271,7 @@ mod tests {
             cpu_limit: None,
             async_retry_scale: None,
             routes: None,
+            schedule_rate_unit_seconds: None,
         }
     }
 
@@ -295,6 +328,41 @@ mod tests {
         assert_eq!(settings.sandbox, Some(SandboxKind::Namespace));
         assert_eq!(settings.network, NetworkSetting::Isolated);
         assert_eq!(settings.cpu_limit, CpuLimitSetting::Quota);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn schedules_read_file() {
+        let dir = std::env::temp_dir().join(format!("flicker-settings-schedules-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("flicker.toml");
+        let text = "schedule_rate_unit_seconds = 2\n\n[[schedules]]\nname = \"nightly\"\nexpression = \"cron(0 2 * * ? *)\"\nfunction = \"report\"\ninput = '{\"full\": true}'\n";
+        std::fs::write(&path, text).unwrap();
+        let mut args = empty_args();
+        args.config = Some(path);
+        let settings = args.resolve().unwrap();
+        assert_eq!(settings.schedule_rate_unit, Duration::from_secs(2));
+        assert_eq!(settings.schedules.len(), 1);
+        assert_eq!(settings.schedules[0].function, "report");
+        assert_eq!(settings.schedules[0].input.as_deref(), Some("{\"full\": true}"));
+        assert_eq!(empty_args().resolve().unwrap().schedule_rate_unit, Duration::from_secs(60));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn log_subscriptions_read_from_file() {
+        let dir = std::env::temp_dir().join(format!("flicker-settings-logs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("flicker.toml");
+        let text = "[[log_subscriptions]]\nlog_group = \"/aws/lambda/app\"\nfilter_name = \"errors\"\n\
+                    filter_pattern = \"ERROR\"\ndestination_arn = \"arn:aws:lambda:us-east-1:000000000000:function:sink\"\n";
+        std::fs::write(&path, text).unwrap();
+        let mut args = empty_args();
+        args.config = Some(path);
+        let settings = args.resolve().unwrap();
+        assert_eq!(settings.log_subscriptions.len(), 1);
+        assert_eq!(settings.log_subscriptions[0].log_group, "/aws/lambda/app");
+        assert_eq!(settings.log_subscriptions[0].filter_pattern, "ERROR");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, warn};
 
 use crate::logs::{spawn_output_reader, LogStore, OutputControl, OutputSink};
+use crate::pool::ProvisionedSlot;
 use crate::FunctionVersion;
 
 /// The kill switches of all live environments, so that shutdown can stop every one of them.
@@ -85,6 +86,8 @@ pub(crate) struct Environment {
     started: Instant,
     pub last_used: Instant,
     registry: Arc<Registry>,
+    /// Set for an environment started ahead for provisioned concurrency.
+    pub provisioned: Option<ProvisionedSlot>,
 }
 
 impl Drop for Environment {
@@ -97,7 +100,13 @@ impl Drop for Environment {
 
 impl Launcher {
     /// Starts an environment for `version`. Initialization is awaited separately.
-    pub fn start(&self, version: &FunctionVersion) -> std::io::Result<Environment> {
+    /// `provisioned` is set for an environment started ahead for provisioned concurrency.
+    pub fn start(
+        &self,
+        version: &FunctionVersion,
+        provisioned: Option<ProvisionedSlot>,
+    ) -> std::io::Result<Environment> {
+        let initialization_type = if provisioned.is_some() { "provisioned-concurrency" } else { "on-demand" };
         let id = uuid::Uuid::new_v4().simple().to_string();
         let host = HostDirs {
             task_root: version.task_root.clone(),
@@ -106,7 +115,8 @@ impl Launcher {
         };
         let layout = self.sandbox.layout(&host);
         let stream: Arc<str> = log_stream_name(&version.config.version, &id).into();
-        let spec = self.spec(version, &id, &stream, host, &layout);
+        let mut spec = self.spec(version, &id, &stream, host, &layout);
+        spec.env.insert("AWS_LAMBDA_INITIALIZATION_TYPE".to_string(), initialization_type.to_string());
 
         let started = Instant::now();
         let sandboxed = self.sandbox.start(spec).map_err(std::io::Error::other)?;
@@ -128,6 +138,7 @@ impl Launcher {
             last_used: started,
             registry: self.registry.clone(),
             id,
+            provisioned,
         };
         let _ = environment.output.send(OutputControl::Line(init_start_line(version, &self.region)));
         Ok(environment)

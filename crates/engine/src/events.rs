@@ -65,13 +65,13 @@ impl Engine {
         payload: Bytes,
         client_context: Option<String>,
     ) -> Result<InvokeResponse, ApiError> {
-        let pool = self.lookup(function)?;
+        let target = self.resolve_target(function)?;
         let span = info_span!("event", request_id = %request_id);
         let engine = self.clone();
         let request_id = request_id.to_string();
         // A task of its own, so that the invocation completes even if the caller is dropped.
         tokio::spawn(
-            async move { engine.invoke_sync(pool, &request_id, payload, false, client_context).await }
+            async move { engine.invoke_sync(target, &request_id, payload, false, client_context).await }
                 .instrument(span),
         )
         .await
@@ -89,15 +89,9 @@ impl Engine {
         flicker_model::arn::function_arn(&settings.region, &settings.account_id, name)
     }
 
-    /// The `DeadLetterConfig.TargetArn` of a function, if it has one.
-    pub fn dead_letter_target(&self, name: &str) -> Option<String> {
-        let pool = self.read_functions().get(name).cloned()?;
+    /// Returns the `DeadLetterConfig.TargetArn` of the version a reference names, if it has one.
+    pub fn dead_letter_target(&self, function: &FunctionRef) -> Option<String> {
+        let pool = self.lookup(function).ok()?;
         pool.version.config.dead_letter_target.clone()
-    }
-
-    /// The reserved concurrency of a function, or `None` when it draws on the unreserved pool.
-    /// NOTE: reserved concurrency is not stored yet, so this is always `None`.
-    pub fn reserved_concurrency_of(&self, _name: &str) -> Option<u32> {
-        None
     }
 }

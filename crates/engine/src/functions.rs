@@ -15,15 +15,18 @@ use flicker_model::{
 use serde::Serialize;
 use tracing::{error, info};
 
+use crate::entry::FunctionEntry;
 use crate::package::{self, PackageInfo};
 use crate::pool::Pool;
 use crate::{Engine, FunctionVersion};
 
-/// A function's configuration and the digest that names its code blob.
+/// A function's configuration, the digest that names its code blob, and its tags.
 #[derive(Debug, Clone)]
 pub struct FunctionDetails {
     pub configuration: FunctionConfiguration,
     pub code_sha256_hex: String,
+    /// The function's tags, which GetFunction sends when there are any.
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// One page of ListFunctions.
@@ -109,31 +112,13 @@ fn new_revision(config: &mut FunctionConfig) {
 }
 
 impl Engine {
-    fn arn(&self, name: &str) -> String {
+    pub(crate) fn arn(&self, name: &str) -> String {
         let settings = &self.inner.settings;
         function_arn(&settings.region, &settings.account_id, name)
     }
 
-    fn wire(&self, config: &FunctionConfig) -> FunctionConfiguration {
+    pub(crate) fn wire(&self, config: &FunctionConfig) -> FunctionConfiguration {
         config.to_wire(&self.inner.settings.region, &self.inner.settings.account_id)
-    }
-
-    /// Finds the `$LATEST` pool a reference names, with AWS's not-found errors.
-    pub(crate) fn lookup(&self, reference: &FunctionRef) -> Result<Arc<Pool>, ApiError> {
-        let settings = &self.inner.settings;
-        reference.check_scope(&settings.region, &settings.account_id)?;
-        let not_found = || {
-            let arn = self.arn(&reference.name);
-            let arn = match &reference.qualifier {
-                Some(qualifier) => format!("{arn}:{qualifier}"),
-                None => arn,
-            };
-            ApiError::function_not_found(&arn)
-        };
-        if reference.qualifier.as_deref().is_some_and(|q| q != "$LATEST") {
-            return Err(not_found());
-        }
-        self.read_functions().get(&reference.name).cloned().ok_or_else(not_found)
     }
 
     /// Resolves the interpreter and the unpacked code of a configuration.
@@ -152,8 +137,7 @@ impl Engine {
         .await
         .map_err(|e| internal("unpacking the code", e))??;
         let opt_dir = self.prepare_opt(&config.layers).await?;
-        let function_arn = self.arn(&config.name);
-        Ok(FunctionVersion { config, runtime, interpreter, task_root, opt_dir, function_arn })
+        Ok(FunctionVersion { config, runtime, interpreter, task_root, opt_dir })
     }
 
     /// Stores a new code blob and returns what it contains.
@@ -172,13 +156,30 @@ impl Engine {
         .map_err(|e| internal("storing the code blob", e))?
     }
 
-    /// Installs a new `$LATEST` and retires the environments of the old one.
+    /// Installs a new `$LATEST` and retires the environments of the old one. The function's
+    /// versions and settings stay as they are.
     fn install(&self, version: FunctionVersion) {
         let name = version.config.name.clone();
-        let previous = self.write_functions().insert(name, Arc::new(Pool::new(version)));
-        if let Some(previous) = previous {
-            previous.retire();
+        let pool = Pool::new(version);
+        let mut functions = self.write_functions();
+        let entry = match functions.get(&name) {
+            Some(current) => FunctionEntry { latest: Arc::new(pool), ..FunctionEntry::clone(current) },
+            None => FunctionEntry::new(pool),
+        };
+        if let Some(previous) = functions.insert(name, Arc::new(entry)) {
+            previous.latest.retire();
         }
+    }
+
+    /// Replaces a function's entry with `entry` after writing its settings to the store.
+    pub(crate) async fn save_entry(&self, entry: FunctionEntry) -> Result<Arc<FunctionEntry>, ApiError> {
+        let name = entry.latest.version.config.name.clone();
+        let settings = entry.settings.clone();
+        let stored_name = name.clone();
+        self.with_store(move |store| store.save_settings(&stored_name, &settings)).await?;
+        let entry = Arc::new(entry);
+        self.write_functions().insert(name, entry.clone());
+        Ok(entry)
     }
 
     pub async fn create_function(
@@ -222,6 +223,8 @@ impl Engine {
         validate::architectures(&architectures)?;
         self.inner.catalog.resolve(&runtime)?;
 
+        let tags = request.tags.clone().unwrap_or_default();
+        crate::tags::check_count(tags.len())?;
         let code = request.code.clone().unwrap_or_default();
         reject_unsupported_code_source(&code.s3_bucket, &code.image_uri)?;
         let zip = decode_zip(code.zip_file.as_deref().ok_or_else(|| missing("Code.ZipFile"))?)?;
@@ -268,7 +271,15 @@ impl Engine {
             other => internal("storing the function", other),
         })?;
         self.install(version);
+        if !tags.is_empty() {
+            let mut entry = FunctionEntry::clone(&*self.entry(&reference)?);
+            entry.settings.tags = tags.into_iter().collect();
+            self.save_entry(entry).await?;
+        }
         info!(function = %config.name, runtime = %config.runtime, "function created");
+        if request.publish == Some(true) {
+            self.publish_locked(&reference, Default::default()).await?;
+        }
         Ok(self.wire(&config))
     }
 
@@ -276,12 +287,15 @@ impl Engine {
         let pool = self.lookup(reference)?;
         let config = &pool.version.config;
         let mut configuration = self.wire(config);
-        if let Some(qualifier) = &reference.qualifier {
-            configuration.function_arn = format!("{}:{qualifier}", configuration.function_arn);
-        }
+        configuration.function_arn = match &reference.qualifier {
+            Some(qualifier) => format!("{}:{qualifier}", self.arn(&config.name)),
+            None => self.arn(&config.name),
+        };
+        let tags = self.entry(reference)?.settings.tags.clone();
         Ok(FunctionDetails {
             configuration,
             code_sha256_hex: package::base64_to_hex(&config.code_sha256).unwrap_or_default(),
+            tags,
         })
     }
 
@@ -306,7 +320,7 @@ impl Engine {
             None => None,
         };
         let mut configs: Vec<FunctionConfig> =
-            self.read_functions().values().map(|pool| pool.version.config.clone()).collect();
+            self.read_functions().values().map(|entry| entry.latest.version.config.clone()).collect();
         configs.sort_by(|a, b| a.name.cmp(&b.name));
         let remaining: Vec<FunctionConfig> = configs
             .into_iter()
@@ -346,7 +360,11 @@ impl Engine {
         if request.dry_run == Some(true) {
             return Ok(self.wire(&config));
         }
-        self.save(config).await
+        let saved = self.save(config).await?;
+        if request.publish == Some(true) {
+            self.publish_locked(reference, Default::default()).await?;
+        }
+        Ok(saved)
     }
 
     pub async fn update_function_configuration(
@@ -405,7 +423,8 @@ impl Engine {
     /// Writes a changed `$LATEST` and installs it.
     async fn save(&self, config: FunctionConfig) -> Result<FunctionConfiguration, ApiError> {
         let version = self.prepare_version(config.clone()).await?;
-        self.inner.store.update_function(&config).map_err(|e| internal("storing the function", e))?;
+        let stored = config.clone();
+        self.with_store(move |store| store.update_function(&stored)).await?;
         self.install(version);
         info!(function = %config.name, revision = %config.revision_id, "function updated");
         Ok(self.wire(&config))
@@ -420,20 +439,19 @@ impl Engine {
             ));
         }
         let _control = self.inner.control.lock().await;
-        let unqualified = FunctionRef { qualifier: None, ..reference.clone() };
-        self.lookup(&unqualified)?;
-        if reference.qualifier.is_some() {
-            // Versions are not stored yet, so the version named does not exist.
-            return Ok(());
+        let entry = self.entry(reference)?;
+        if let Some(qualifier) = &reference.qualifier {
+            return self.delete_version(&entry, qualifier).await;
         }
-        self.inner
-            .store
-            .delete_function(&reference.name, None)
-            .map_err(|e| internal("deleting the function", e))?;
+        let name = reference.name.clone();
+        self.with_store(move |store| store.delete_function(&name, None)).await?;
         self.delete_function_urls(&reference.name)?;
-        if let Some(pool) = self.write_functions().remove(&reference.name) {
-            pool.retire();
+        if let Some(entry) = self.write_functions().remove(&reference.name) {
+            for pool in entry.pools() {
+                pool.retire();
+            }
         }
+        self.update_reserved_total();
         info!(function = %reference.name, "function deleted");
         Ok(())
     }
@@ -447,10 +465,11 @@ impl Engine {
                 code_size_unzipped: limits::CODE_UNZIPPED,
                 code_size_zipped: limits::CODE_ZIPPED,
                 concurrent_executions: limit,
-                unreserved_concurrent_executions: limit,
+                unreserved_concurrent_executions: limit
+                    .saturating_sub(self.committed_concurrency(&functions)),
             },
             account_usage: AccountUsage {
-                total_code_size: functions.values().map(|p| p.version.config.code_size).sum(),
+                total_code_size: functions.values().map(|entry| entry.code_size()).sum(),
                 function_count: functions.len(),
             },
         }
@@ -478,7 +497,7 @@ fn function_exists(name: &str) -> ApiError {
     ApiError::conflict(format!("Function already exist: {name}"))
 }
 
-fn reject_qualifier(reference: &FunctionRef) -> Result<(), ApiError> {
+pub(crate) fn reject_qualifier(reference: &FunctionRef) -> Result<(), ApiError> {
     if reference.qualifier.is_some() {
         return Err(ApiError::invalid_parameter(
             "This operation is permitted on Lambda functions only. Aliases and versions do not support \

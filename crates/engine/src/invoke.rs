@@ -17,6 +17,7 @@ use crate::events::AcceptedEvent;
 use crate::logs::OutputControl;
 use crate::metrics::increment;
 use crate::pool::Pool;
+use crate::resolve::Target;
 use crate::Engine;
 
 /// `X-Amz-Invocation-Type`.
@@ -67,15 +68,6 @@ struct WaitingEvent {
 impl Drop for WaitingEvent {
     fn drop(&mut self) {
         self.engine.inner.event_bytes.fetch_sub(self.size, Ordering::AcqRel);
-    }
-}
-
-/// Holds one unit of the account's concurrency until dropped.
-struct ConcurrencyPermit(Arc<crate::Inner>);
-
-impl Drop for ConcurrencyPermit {
-    fn drop(&mut self) {
-        self.0.running.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -136,7 +128,7 @@ fn epoch_ms() -> u64 {
 
 impl Engine {
     pub async fn invoke(&self, request: InvokeRequest) -> Result<InvokeResponse, ApiError> {
-        let pool = self.lookup(&request.function)?;
+        let target = self.resolve_target(&request.function)?;
         check_payload(&request)?;
         let client_context = decode_client_context(request.client_context.as_deref())?;
         match request.invocation_type {
@@ -161,7 +153,9 @@ impl Engine {
                         };
                         sink.accept(event).await?;
                     }
-                    None => self.dispatch_event(pool, request_id.clone(), request.payload, client_context)?,
+                    None => {
+                        self.dispatch_event(target, request_id.clone(), request.payload, client_context)?
+                    }
                 }
                 Ok(InvokeResponse {
                     status: 202,
@@ -179,7 +173,7 @@ impl Engine {
                 let (payload, tail_log) = (request.payload, request.tail_log);
                 let request_id = uuid::Uuid::new_v4().to_string();
                 tokio::spawn(async move {
-                    engine.invoke_sync(pool, &request_id, payload, tail_log, client_context).await
+                    engine.invoke_sync(target, &request_id, payload, tail_log, client_context).await
                 })
                 .await
                 .map_err(|err| ApiError::service(format!("The invocation failed: {err}")))?
@@ -192,7 +186,7 @@ impl Engine {
     /// NOTE: the event lives only in memory; a server stop loses events not yet delivered.
     fn dispatch_event(
         &self,
-        pool: Arc<Pool>,
+        target: Target,
         request_id: String,
         payload: Bytes,
         client_context: Option<String>,
@@ -207,22 +201,31 @@ impl Engine {
         let engine = self.clone();
         tokio::spawn(async move {
             let _waiting = WaitingEvent { engine: engine.clone(), size };
+            let mut target = target;
             let mut delay = Duration::from_millis(50);
             loop {
                 let attempt = engine.invoke_sync(
-                    pool.clone(),
+                    target.clone(),
                     &request_id,
                     payload.clone(),
                     false,
                     client_context.clone(),
                 );
                 match attempt.await {
+                    Err(err)
+                        if err.status == 429 && !engine.function_exists(&target.pool.version.config.name) =>
+                    {
+                        warn!(function = %target.pool.version.config.name, "throttled event dropped because its function was deleted");
+                        return;
+                    }
                     Err(err) if err.status == 429 => {
                         tokio::time::sleep(delay).await;
                         delay = (delay * 2).min(Duration::from_secs(5));
+                        // The function's reserved concurrency may have changed while the event waited.
+                        target.reserved = engine.reserved_concurrency(&target.pool.version.config.name);
                     }
                     Err(err) => {
-                        warn!(function = %pool.version.config.name, error = %err, "asynchronous invocation failed");
+                        warn!(function = %target.pool.version.config.name, error = %err, "asynchronous invocation failed");
                         return;
                     }
                     Ok(_) => return,
@@ -232,27 +235,17 @@ impl Engine {
         Ok(())
     }
 
-    fn admit(&self) -> Result<ConcurrencyPermit, ApiError> {
-        let limit = self.inner.settings.concurrency_limit;
-        let previous = self.inner.running.fetch_add(1, Ordering::AcqRel);
-        let permit = ConcurrencyPermit(self.inner.clone());
-        if previous >= limit {
-            increment(&self.inner.metrics.throttles);
-            return Err(ApiError::too_many_requests("ConcurrentInvocationLimitExceeded", "Rate Exceeded."));
-        }
-        Ok(permit)
-    }
-
     /// Runs one invocation with the given request id.
     pub(crate) async fn invoke_sync(
         &self,
-        pool: Arc<Pool>,
+        target: Target,
         request_id: &str,
         payload: Bytes,
         tail_log: bool,
         client_context: Option<String>,
     ) -> Result<InvokeResponse, ApiError> {
-        let _permit = self.admit()?;
+        let _permit = self.admit(&target)?;
+        let Target { pool, invoked_arn, .. } = target;
         increment(&self.inner.metrics.invocations);
         let request_id = request_id.to_string();
         let span = info_span!("invoke", request_id = %request_id, function = %pool.version.config.name, version = %pool.version.config.version);
@@ -262,7 +255,7 @@ impl Engine {
                 request_id: request_id.clone(),
                 payload,
                 deadline_ms: 0,
-                invoked_function_arn: pool.version.function_arn.clone(),
+                invoked_function_arn: invoked_arn,
                 trace_id: trace_id(),
                 client_context,
                 cognito_identity: None,
@@ -290,7 +283,7 @@ impl Engine {
         pool: &Pool,
     ) -> Result<Result<Environment, (Environment, InitFailure)>, ApiError> {
         increment(&self.inner.metrics.cold_starts);
-        let mut environment = self.inner.launcher.start(&pool.version).map_err(|err| {
+        let mut environment = self.inner.launcher.start(&pool.version, None).map_err(|err| {
             warn!(error = %err, "starting an environment failed");
             ApiError::service(format!("Failed to start an execution environment: {err}"))
         })?;

@@ -2,6 +2,9 @@
 //! account concurrency limit, invocations with timeouts, logs and metrics. It takes typed
 //! requests and never parses HTTP.
 
+mod aliases;
+mod concurrency;
+mod entry;
 mod environment;
 mod events;
 mod functions;
@@ -12,20 +15,25 @@ mod metrics;
 mod opt;
 mod package;
 mod pool;
+mod provisioned;
+mod resolve;
 mod runtimes;
+mod tags;
 mod urls;
+mod versions;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
-use flicker_model::{FunctionConfig, RuntimeId};
+use flicker_model::{FunctionConfig, FunctionSettings, RuntimeId};
 use flicker_sandbox::Sandbox;
 use flicker_store::{BlobStore, LayerStore, SqliteLayerStore, SqliteStore, Store, StoreError};
 use tracing::{info, warn};
 
+use entry::FunctionEntry;
 use environment::{Launcher, Registry};
 use pool::Pool;
 
@@ -33,8 +41,9 @@ pub use events::{AcceptFuture, AcceptedEvent, EventSink};
 pub use functions::{AccountSettings, FunctionDetails, FunctionList};
 pub use invoke::{InvocationType, InvokeRequest, InvokeResponse};
 pub use layers::LayerVersionDetails;
-pub use logs::LogStore;
+pub use logs::{LogEvent, LogStore, LogSubscription};
 pub use metrics::Metrics;
+pub use resolve::ResolvedFunction;
 pub use runtimes::{Interpreter, RuntimeCatalog};
 pub use urls::url_path;
 
@@ -89,8 +98,6 @@ pub(crate) struct FunctionVersion {
     pub task_root: PathBuf,
     /// The merged layers mounted at `/opt`.
     pub opt_dir: PathBuf,
-    /// The unqualified function ARN.
-    pub function_arn: String,
 }
 
 /// The engine; cloning it is cheap and shares all state.
@@ -106,14 +113,19 @@ struct Inner {
     layer_store: Box<dyn LayerStore>,
     blobs: BlobStore,
     catalog: RuntimeCatalog,
-    /// The `$LATEST` pool of each function by name. Replaced, never mutated in place, when the
-    /// function changes; the lock is never held across an await.
-    functions: RwLock<HashMap<String, Arc<Pool>>>,
+    /// Each function by name. An entry is replaced, never mutated in place, when the function
+    /// changes; the lock is never held across an await.
+    functions: RwLock<HashMap<String, Arc<FunctionEntry>>>,
     /// Serializes control-plane writes so that each read-modify-write of a function is atomic.
     control: tokio::sync::Mutex<()>,
     launcher: Launcher,
     registry: Arc<Registry>,
+    /// Invocations running now, across all functions.
     running: AtomicUsize,
+    /// Invocations running now of functions without reserved concurrency.
+    unreserved_running: Arc<AtomicUsize>,
+    /// The sum of all functions' reserved concurrency.
+    reserved_total: AtomicUsize,
     /// Bytes of `Event` payloads accepted and not yet delivered.
     event_bytes: AtomicUsize,
     metrics: Metrics,
@@ -208,6 +220,8 @@ impl Engine {
                 launcher,
                 registry,
                 running: AtomicUsize::new(0),
+                unreserved_running: Arc::new(AtomicUsize::new(0)),
+                reserved_total: AtomicUsize::new(0),
                 event_bytes: AtomicUsize::new(0),
                 metrics: Metrics::default(),
                 event_sink: OnceLock::new(),
@@ -222,21 +236,52 @@ impl Engine {
     }
 
     async fn load_functions(&self) -> Result<(), StartEngineError> {
+        let mut latest = HashMap::new();
+        let mut versions: HashMap<String, BTreeMap<u64, Arc<Pool>>> = HashMap::new();
         for config in self.inner.store.load_functions()? {
             let name = config.name.clone();
-            let version = match self.prepare_version(config.clone()).await {
-                Ok(version) => version,
-                Err(err) => {
-                    // Kept so that the function can still be read, updated and deleted; its
-                    // invocations fail until its code or configuration is replaced.
-                    warn!(function = %name, error = %err, "stored function cannot run");
-                    self.unrunnable_version(config)
+            let number = config.version.parse::<u64>().ok();
+            let pool = Pool::new(self.load_version(config).await);
+            match number {
+                Some(number) => {
+                    versions.entry(name).or_default().insert(number, Arc::new(pool));
                 }
-            };
-            self.write_functions().insert(name, Arc::new(Pool::new(version)));
+                None => {
+                    latest.insert(name, pool);
+                }
+            }
+        }
+        let mut settings: HashMap<String, FunctionSettings> =
+            self.inner.store.load_settings()?.into_iter().collect();
+        let entries: HashMap<String, Arc<FunctionEntry>> = latest
+            .into_iter()
+            .map(|(name, pool)| {
+                let mut entry = FunctionEntry::new(pool);
+                entry.versions = versions.remove(&name).unwrap_or_default();
+                entry.settings = settings.remove(&name).unwrap_or_default();
+                (name, Arc::new(entry))
+            })
+            .collect();
+        *self.write_functions() = entries;
+        self.update_reserved_total();
+        let all: Vec<Arc<FunctionEntry>> = self.read_functions().values().cloned().collect();
+        for entry in all {
+            self.apply_provisioned(&entry);
         }
         info!(functions = self.read_functions().len(), "functions loaded");
         Ok(())
+    }
+
+    /// Prepares a stored version to run, or keeps it so that it can still be read, updated
+    /// and deleted; the invocations of such a version fail until it is replaced.
+    async fn load_version(&self, config: FunctionConfig) -> FunctionVersion {
+        match self.prepare_version(config.clone()).await {
+            Ok(version) => version,
+            Err(err) => {
+                warn!(function = %config.name, version = %config.version, error = %err, "stored function cannot run");
+                self.unrunnable_version(config)
+            }
+        }
     }
 
     /// A version whose code or interpreter is missing: starting it fails.
@@ -245,13 +290,8 @@ impl Engine {
             RuntimeId::parse("provided.al2023").expect("provided.al2023 is a supported runtime")
         });
         let task_root = self.inner.settings.data_dir.join("tasks").join("missing");
-        let function_arn = flicker_model::arn::function_arn(
-            &self.inner.settings.region,
-            &self.inner.settings.account_id,
-            &config.name,
-        );
         let opt_dir = self.inner.launcher.empty_opt.clone();
-        FunctionVersion { config, runtime, interpreter: None, task_root, opt_dir, function_arn }
+        FunctionVersion { config, runtime, interpreter: None, task_root, opt_dir }
     }
 
     fn spawn_reaper(&self) {
@@ -262,26 +302,30 @@ impl Engine {
                 ticks.tick().await;
                 let Some(inner) = engine.upgrade() else { return };
                 let keep_alive = inner.settings.idle_keep_alive;
-                let pools: Vec<Arc<Pool>> = Engine { inner }.read_functions().values().cloned().collect();
-                for pool in pools {
-                    pool.reap(keep_alive);
+                let engine = Engine { inner };
+                let entries: Vec<Arc<FunctionEntry>> = engine.read_functions().values().cloned().collect();
+                for entry in entries {
+                    for pool in entry.pools() {
+                        pool.reap(keep_alive);
+                        engine.provision(pool);
+                    }
                 }
             }
         });
     }
 
-    fn read_functions(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Pool>>> {
+    fn read_functions(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<FunctionEntry>>> {
         self.inner.functions.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn write_functions(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Pool>>> {
+    fn write_functions(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<FunctionEntry>>> {
         self.inner.functions.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Stops every environment. Invocations still running fail.
     pub fn shutdown(&self) {
-        let pools: Vec<Arc<Pool>> = self.read_functions().values().cloned().collect();
-        for pool in pools {
+        let entries: Vec<Arc<FunctionEntry>> = self.read_functions().values().cloned().collect();
+        for pool in entries.iter().flat_map(|entry| entry.pools()) {
             pool.retire();
         }
         self.inner.registry.kill_all();
@@ -289,17 +333,30 @@ impl Engine {
 
     /// Renders the metrics in the Prometheus text format.
     pub fn render_metrics(&self) -> String {
-        let idle = self.read_functions().values().map(|p| p.idle_count()).sum();
+        let idle = self.read_functions().values().flat_map(|e| e.pools()).map(|p| p.idle_count()).sum();
         let mut text = self.inner.metrics.render(metrics::Gauges {
             environments: self.inner.registry.count(),
             idle_environments: idle,
-            concurrent_executions: self.inner.running.load(std::sync::atomic::Ordering::Relaxed),
+            concurrent_executions: self.inner.running.load(Ordering::Relaxed),
             dropped_log_events: self.inner.launcher.logs.dropped_events(),
+            dropped_subscriber_log_events: self.inner.launcher.logs.dropped_subscriber_events(),
         });
         if let Some(sink) = self.event_sink() {
             text.push_str(&sink.render_metrics());
         }
         text
+    }
+
+    /// Runs a store operation on a blocking thread.
+    async fn with_store<T: Send + 'static>(
+        &self,
+        operation: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, flicker_model::ApiError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || operation(inner.store.as_ref()))
+            .await
+            .map_err(|err| functions::internal("writing to the store", err))?
+            .map_err(|err| functions::internal("writing to the store", err))
     }
 
     pub fn settings(&self) -> &EngineSettings {
@@ -309,5 +366,10 @@ impl Engine {
     /// The path of a function's current log file.
     pub fn log_path(&self, function: &str) -> PathBuf {
         self.inner.launcher.logs.path(function)
+    }
+
+    /// Subscribes to a function's log events as they are written; see `LogStore::subscribe`.
+    pub fn subscribe_logs(&self, function: &str, max_queued_bytes: usize) -> LogSubscription {
+        self.inner.launcher.logs.subscribe(function, max_queued_bytes)
     }
 }

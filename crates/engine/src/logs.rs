@@ -8,7 +8,7 @@ use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use tokio::net::unix::pipe;
 use tokio::sync::{mpsc, oneshot};
@@ -24,12 +24,57 @@ const BATCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(5);
 const MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
 
 /// One log event of one function's log stream.
+#[derive(Debug, Clone)]
+pub struct LogEvent {
+    /// The function name.
+    pub function: Arc<str>,
+    /// The environment's log stream, as in `AWS_LAMBDA_LOG_STREAM_NAME`.
+    pub stream: Arc<str>,
+    /// Milliseconds since the Unix epoch at which the line was read.
+    pub timestamp_ms: i64,
+    /// The line without its line break.
+    pub message: String,
+}
+
+/// Bytes a subscriber's queue counts for each event on top of its message.
+const SUBSCRIBER_EVENT_OVERHEAD: usize = 64;
+
+/// The subscribers to each function's log events.
+type Subscribers = Arc<RwLock<HashMap<Arc<str>, Vec<Subscriber>>>>;
+
+/// The writer's end of a subscription.
 #[derive(Debug)]
-struct LogEvent {
-    function: Arc<str>,
-    stream: Arc<str>,
-    timestamp_ms: i64,
-    message: String,
+struct Subscriber {
+    sender: mpsc::UnboundedSender<LogEvent>,
+    queued_bytes: Arc<AtomicUsize>,
+    max_queued_bytes: usize,
+}
+
+fn queued_size(event: &LogEvent) -> usize {
+    event.message.len() + SUBSCRIBER_EVENT_OVERHEAD
+}
+
+/// A subscription to one function's log events; dropping it ends the subscription.
+#[derive(Debug)]
+pub struct LogSubscription {
+    receiver: mpsc::UnboundedReceiver<LogEvent>,
+    queued_bytes: Arc<AtomicUsize>,
+}
+
+impl LogSubscription {
+    /// Waits for the next event; returns `None` once the log writer has stopped.
+    pub async fn recv(&mut self) -> Option<LogEvent> {
+        let event = self.receiver.recv().await?;
+        self.queued_bytes.fetch_sub(queued_size(&event), Ordering::Relaxed);
+        Some(event)
+    }
+
+    /// Takes the next event if one is waiting.
+    pub fn try_recv(&mut self) -> Option<LogEvent> {
+        let event = self.receiver.try_recv().ok()?;
+        self.queued_bytes.fetch_sub(queued_size(&event), Ordering::Relaxed);
+        Some(event)
+    }
 }
 
 /// The log files of all functions under one directory.
@@ -39,6 +84,9 @@ pub struct LogStore {
     queued_bytes: Arc<AtomicUsize>,
     dropped: Arc<AtomicU64>,
     dir: PathBuf,
+    subscribers: Subscribers,
+    /// Events not sent to a subscriber because its queue was full.
+    dropped_for_subscribers: Arc<AtomicU64>,
 }
 
 impl LogStore {
@@ -48,12 +96,45 @@ impl LogStore {
         std::fs::create_dir_all(dir)?;
         let (sender, receiver) = std::sync::mpsc::channel();
         let queued_bytes = Arc::new(AtomicUsize::new(0));
-        let writer = LogWriter { dir: dir.to_path_buf(), max_file_bytes, files: HashMap::new() };
+        let subscribers = Subscribers::default();
+        let dropped_for_subscribers = Arc::new(AtomicU64::new(0));
+        let writer = LogWriter {
+            dir: dir.to_path_buf(),
+            max_file_bytes,
+            files: HashMap::new(),
+            subscribers: subscribers.clone(),
+            dropped_for_subscribers: dropped_for_subscribers.clone(),
+        };
         let queued = queued_bytes.clone();
         std::thread::Builder::new()
             .name("flicker-logs".into())
             .spawn(move || writer.run(receiver, queued))?;
-        Ok(Self { sender, queued_bytes, dropped: Arc::new(AtomicU64::new(0)), dir: dir.to_path_buf() })
+        Ok(Self {
+            sender,
+            queued_bytes,
+            dropped: Arc::new(AtomicU64::new(0)),
+            dir: dir.to_path_buf(),
+            subscribers,
+            dropped_for_subscribers,
+        })
+    }
+
+    /// Subscribes to a function's log events from now on, in the order they are written. The
+    /// writer thread never waits for a subscriber: while the events waiting for it take
+    /// `max_queued_bytes` (message bytes plus 64 per event), further events are dropped for this
+    /// subscriber and counted.
+    pub fn subscribe(&self, function: &str, max_queued_bytes: usize) -> LogSubscription {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let subscriber = Subscriber { sender, queued_bytes: queued_bytes.clone(), max_queued_bytes };
+        let mut subscribers = self.subscribers.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        subscribers.entry(Arc::from(function)).or_default().push(subscriber);
+        LogSubscription { receiver, queued_bytes }
+    }
+
+    /// Log events not sent to a subscriber because it fell behind.
+    pub fn dropped_subscriber_events(&self) -> u64 {
+        self.dropped_for_subscribers.load(Ordering::Relaxed)
     }
 
     fn append(&self, function: &Arc<str>, stream: &Arc<str>, message: String) {
@@ -90,6 +171,8 @@ struct LogWriter {
     dir: PathBuf,
     max_file_bytes: u64,
     files: HashMap<Arc<str>, OpenLog>,
+    subscribers: Subscribers,
+    dropped_for_subscribers: Arc<AtomicU64>,
 }
 
 struct OpenLog {
@@ -112,6 +195,7 @@ impl LogWriter {
                         warn!(function = %event.function, error = %err, "writing a function log failed");
                         self.files.remove(&event.function);
                     }
+                    self.publish(event);
                     next = receiver.try_recv().ok();
                 }
                 for log in self.files.values_mut() {
@@ -119,6 +203,44 @@ impl LogWriter {
                 }
                 std::thread::sleep(BATCH_INTERVAL);
                 next = receiver.try_recv().ok();
+            }
+        }
+    }
+
+    /// Sends an event to the function's subscribers without waiting, and removes subscribers
+    /// whose receiver is gone.
+    fn publish(&self, event: LogEvent) {
+        let closed = {
+            let subscribers = self.subscribers.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let Some(targets) = subscribers.get(&event.function) else { return };
+            let size = queued_size(&event);
+            let mut closed = false;
+            for subscriber in targets {
+                if subscriber.sender.is_closed() {
+                    closed = true;
+                    continue;
+                }
+                if subscriber.queued_bytes.fetch_add(size, Ordering::Relaxed) + size
+                    > subscriber.max_queued_bytes
+                {
+                    subscriber.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+                    self.dropped_for_subscribers.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                if subscriber.sender.send(event.clone()).is_err() {
+                    subscriber.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+                    closed = true;
+                }
+            }
+            closed
+        };
+        if closed {
+            let mut subscribers = self.subscribers.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(targets) = subscribers.get_mut(&event.function) {
+                targets.retain(|subscriber| !subscriber.sender.is_closed());
+                if targets.is_empty() {
+                    subscribers.remove(&event.function);
+                }
             }
         }
     }
@@ -336,5 +458,28 @@ mod tests {
         control.send(OutputControl::Finish { lines: vec!["END".into()], tail: sender }).unwrap();
         let tail = receiver.await.unwrap().unwrap();
         assert_eq!(String::from_utf8(tail).unwrap(), "START\nhello\npartial\nEND\n");
+    }
+
+    #[tokio::test]
+    async fn subscriber_receives_only_its_function() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = LogStore::start(dir.path(), 1 << 20).unwrap();
+        // Room for two of the three events.
+        let mut events = logs.subscribe("f", 2 * (3 + SUBSCRIBER_EVENT_OVERHEAD));
+        let (f, g, stream): (Arc<str>, Arc<str>, Arc<str>) = ("f".into(), "g".into(), "s".into());
+        logs.append(&g, &stream, "other".into());
+        logs.append(&f, &stream, "one".into());
+        logs.append(&f, &stream, "two".into());
+        logs.append(&f, &stream, "six".into());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while logs.dropped_subscriber_events() == 0 {
+            assert!(std::time::Instant::now() < deadline, "the third event was never dropped");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let first = events.recv().await.unwrap();
+        assert_eq!((&*first.function, &*first.stream, first.message.as_str()), ("f", "s", "one"));
+        assert_eq!(events.recv().await.unwrap().message, "two");
+        assert!(events.try_recv().is_none());
+        assert_eq!(logs.dropped_subscriber_events(), 1);
     }
 }

@@ -29,6 +29,7 @@ pub struct Gauges {
     pub idle_environments: usize,
     pub concurrent_executions: usize,
     pub dropped_log_events: u64,
+    pub dropped_subscriber_log_events: u64,
 }
 
 impl Metrics {
@@ -74,6 +75,11 @@ impl Metrics {
                 "flicker_dropped_log_events",
                 "Function log events dropped because the writer fell behind",
                 gauges.dropped_log_events,
+            ),
+            (
+                "flicker_dropped_subscriber_log_events",
+                "Function log events not passed to a log subscription because it fell behind",
+                gauges.dropped_subscriber_log_events,
             ),
         ];
         for (name, help, value) in gauge_values {

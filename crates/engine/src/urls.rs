@@ -260,6 +260,15 @@ impl Engine {
         Ok(())
     }
 
+    /// Deletes the URL of an alias that is being deleted. The caller holds the control lock.
+    pub(crate) fn delete_alias_url(&self, function_name: &str, alias: &str) -> Result<(), ApiError> {
+        let Some(config) = self.find_url(function_name, Some(alias)) else { return Ok(()) };
+        tokio::task::block_in_place(|| self.inner.store.delete_url_config(function_name, Some(alias)))
+            .map_err(|e| internal("deleting the function URL", e))?;
+        self.write_urls().remove(&config.url_id);
+        Ok(())
+    }
+
     /// ListFunctionUrlConfigs: the unqualified URL first, then aliases by name.
     pub fn list_url_configs(
         &self,

@@ -71,12 +71,7 @@ impl Events {
 
     /// Runs the event until it succeeds, fails for good, expires or loses its function.
     async fn deliver(&self, event: &StoredEvent) -> Ending {
-        let function = FunctionRef {
-            name: event.function_name.clone(),
-            qualifier: event.qualifier.clone(),
-            region: None,
-            account: None,
-        };
+        let function = function_ref(event);
         let queue = self.function_queue(&event.function_name);
         let mut attempts = event.attempts;
         let mut last: Option<InvokeResponse> = None;
@@ -87,7 +82,7 @@ impl Events {
             if now_ms() >= expires_ms {
                 return finished(Condition::EventAgeExceeded, attempts, last);
             }
-            if self.inner.engine.reserved_concurrency_of(&event.function_name) == Some(0) {
+            if self.inner.engine.reserved_concurrency(&event.function_name) == Some(0) {
                 // NOTE: Lambda's condition for events of a function with no reserved
                 // concurrency is not documented; RetriesExhausted is an assumption.
                 return finished(Condition::RetriesExhausted, attempts, last);
@@ -172,7 +167,7 @@ impl Events {
         if let Some(destination) = &config.on_failure {
             handed_over |= self.send_to_target(destination, record(), vec![]).await;
         }
-        if let Some(target) = self.inner.engine.dead_letter_target(&event.function_name) {
+        if let Some(target) = self.inner.engine.dead_letter_target(&function_ref(event)) {
             let body = String::from_utf8_lossy(&event.payload).into_owned();
             let attributes = dead_letter_attributes(event, condition, last.as_ref());
             handed_over |= self.send_to_target(&target, body, attributes).await;
@@ -180,6 +175,16 @@ impl Events {
         if handed_over {
             increment(&self.inner.metrics.dead_lettered);
         }
+    }
+}
+
+/// The function and qualifier an event was sent to.
+fn function_ref(event: &StoredEvent) -> FunctionRef {
+    FunctionRef {
+        name: event.function_name.clone(),
+        qualifier: event.qualifier.clone(),
+        region: None,
+        account: None,
     }
 }
 

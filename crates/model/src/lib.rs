@@ -11,8 +11,10 @@ pub mod runtime;
 pub mod time;
 pub mod url;
 pub mod validate;
+pub mod versions;
 
 pub use arn::{FunctionRef, Qualifier};
 pub use error::ApiError;
 pub use function::{FunctionConfig, FunctionConfiguration};
 pub use runtime::{Language, RuntimeId};
+pub use versions::FunctionSettings;

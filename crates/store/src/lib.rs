@@ -3,19 +3,24 @@
 //! on HTTP or on running functions.
 
 mod blobs;
+mod event_source_mappings;
 mod layers;
 mod queue;
+mod schedules;
 mod sqlite;
+mod subscriptions;
 
 use std::path::PathBuf;
 
 use flicker_model::url::UrlConfig;
-use flicker_model::FunctionConfig;
+use flicker_model::{FunctionConfig, FunctionSettings};
 
 pub use blobs::BlobStore;
 pub use layers::{LayerStore, SqliteLayerStore};
 pub use queue::{QueueStore, ReceiveUpdate, SqliteQueueStore, StoredMessage, StoredQueue};
+pub use schedules::{ScheduleRuleRecord, ScheduleStore, ScheduleTargetRecord};
 pub use sqlite::SqliteStore;
+pub use subscriptions::{SubscriptionFilterRecord, SubscriptionFilterStore};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -67,8 +72,8 @@ pub trait Store: Send + Sync {
     /// Every version of every function, ordered by name and then version.
     fn load_functions(&self) -> Result<Vec<FunctionConfig>, StoreError>;
 
-    /// Deletes one version of a function, or all of them when `version` is `None`.
-    /// Returns how many versions were deleted.
+    /// Deletes one version of a function, or all of them and the function's settings when
+    /// `version` is `None`. Returns how many versions were deleted.
     fn delete_function(&self, name: &str, version: Option<&str>) -> Result<usize, StoreError>;
 
     /// Inserts or replaces the URL configuration of a function and qualifier.
@@ -83,4 +88,10 @@ pub trait Store: Send + Sync {
 
     /// Deletes every URL configuration of a function. Returns how many were deleted.
     fn delete_function_urls(&self, function_name: &str) -> Result<usize, StoreError>;
+
+    /// Replaces a function's aliases, concurrency settings, tags and version counter.
+    fn save_settings(&self, name: &str, settings: &FunctionSettings) -> Result<(), StoreError>;
+
+    /// The settings of every function that has any, by function name.
+    fn load_settings(&self) -> Result<Vec<(String, FunctionSettings)>, StoreError>;
 }

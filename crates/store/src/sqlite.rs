@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use flicker_model::url::UrlConfig;
-use flicker_model::FunctionConfig;
+use flicker_model::{FunctionConfig, FunctionSettings};
 use rusqlite::{params, Connection, ErrorCode};
 
 use crate::{Store, StoreError};
@@ -28,6 +28,14 @@ CREATE TABLE IF NOT EXISTS function_urls (
     config TEXT NOT NULL,
     PRIMARY KEY (function_name, qualifier)
 );
+CREATE TABLE IF NOT EXISTS function_settings (
+    name TEXT PRIMARY KEY,
+    settings TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS event_source_mappings (
+    uuid TEXT PRIMARY KEY,
+    config TEXT NOT NULL
+);
 ";
 
 impl SqliteStore {
@@ -36,13 +44,17 @@ impl SqliteStore {
         let open_error = |source| StoreError::Open { path: PathBuf::from(path), source };
         let connection = Connection::open(path).map_err(open_error)?;
         connection
-            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
+            // Other tables of this file are written through connections of their own, so a
+            // write waits for theirs instead of failing with SQLITE_BUSY.
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
+            )
             .map_err(open_error)?;
         connection.execute_batch(SCHEMA).map_err(open_error)?;
         Ok(Self { connection: Mutex::new(connection) })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves no half-written state: every write is one
         // statement, so the connection stays usable.
         self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -98,7 +110,10 @@ impl Store for SqliteStore {
                 "DELETE FROM function_versions WHERE name = ?1 AND version = ?2",
                 params![name, version],
             )?,
-            None => connection.execute("DELETE FROM function_versions WHERE name = ?1", params![name])?,
+            None => {
+                connection.execute("DELETE FROM function_settings WHERE name = ?1", params![name])?;
+                connection.execute("DELETE FROM function_versions WHERE name = ?1", params![name])?
+            }
         };
         Ok(deleted)
     }
@@ -111,6 +126,15 @@ impl Store for SqliteStore {
             "INSERT OR REPLACE INTO function_urls (function_name, qualifier, url_id, config) \
              VALUES (?1, ?2, ?3, ?4)",
             params![config.function_name, config.qualifier.as_deref().unwrap_or(""), config.url_id, json],
+        )?;
+        Ok(())
+    }
+
+    fn save_settings(&self, name: &str, settings: &FunctionSettings) -> Result<(), StoreError> {
+        let json = serde_json::to_string(settings).expect("function settings serialize");
+        self.lock().execute(
+            "INSERT OR REPLACE INTO function_settings (name, settings) VALUES (?1, ?2)",
+            params![name, json],
         )?;
         Ok(())
     }
@@ -143,6 +167,21 @@ impl Store for SqliteStore {
             .lock()
             .execute("DELETE FROM function_urls WHERE function_name = ?1", params![function_name])?;
         Ok(deleted)
+    }
+
+    fn load_settings(&self) -> Result<Vec<(String, FunctionSettings)>, StoreError> {
+        let connection = self.lock();
+        let mut statement =
+            connection.prepare("SELECT name, settings FROM function_settings ORDER BY name")?;
+        let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
+        let mut all = Vec::new();
+        for row in rows {
+            let (name, json) = row?;
+            let settings = serde_json::from_str(&json)
+                .map_err(|source| StoreError::Corrupt { name: name.clone(), source })?;
+            all.push((name, settings));
+        }
+        Ok(all)
     }
 }
 
@@ -234,5 +273,22 @@ mod tests {
         store.create_function(&sample("a")).unwrap();
         assert_eq!(store.delete_function("a", None).unwrap(), 1);
         assert_eq!(store.delete_function("a", None).unwrap(), 0);
+    }
+
+    #[test]
+    fn settings_survive_reopen_and_go_with_the_function() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let store = SqliteStore::open(&path).unwrap();
+        store.create_function(&sample("a")).unwrap();
+        let settings =
+            FunctionSettings { last_version: 3, reserved_concurrency: Some(5), ..Default::default() };
+        store.save_settings("a", &settings).unwrap();
+        drop(store);
+
+        let reopened = SqliteStore::open(&path).unwrap();
+        assert_eq!(reopened.load_settings().unwrap(), vec![("a".to_string(), settings)]);
+        reopened.delete_function("a", None).unwrap();
+        assert!(reopened.load_settings().unwrap().is_empty());
     }
 }
