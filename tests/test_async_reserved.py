@@ -1,5 +1,5 @@
 """Asynchronous events of a function whose reserved concurrency is 0 go to its failure
-destination without running. PutFunctionConcurrency comes from the versions work."""
+destination without running."""
 
 from test_async import RECORDER, arn, calls, invoke_event, make_function, wait_for_calls
 
