@@ -502,3 +502,27 @@ def invoke_event_raw(client, name, payload):
     response = client.invoke(FunctionName=name, InvocationType="Event", Payload=payload)
     assert response["StatusCode"] == 202
     return response["ResponseMetadata"]["RequestId"]
+
+
+def test_event_invoke_config_per_version(async_server, function_name, tmp_path):
+    client = async_server.client()
+    make_function(client, function_name, RECORDER, tmp_path / "out")
+    version = client.publish_version(FunctionName=function_name)["Version"]
+    client.put_function_event_invoke_config(FunctionName=function_name, MaximumRetryAttempts=1)
+    put = client.put_function_event_invoke_config(
+        FunctionName=function_name, Qualifier=version, MaximumEventAgeInSeconds=120
+    )
+    assert put["FunctionArn"] == f"{arn(function_name)}:{version}"
+
+    got = client.get_function_event_invoke_config(FunctionName=f"{function_name}:{version}")
+    assert got["MaximumEventAgeInSeconds"] == 120
+    assert "MaximumRetryAttempts" not in got
+    listed = client.list_function_event_invoke_configs(FunctionName=function_name)["FunctionEventInvokeConfigs"]
+    assert sorted(item["FunctionArn"] for item in listed) == [
+        f"{arn(function_name)}:$LATEST",
+        f"{arn(function_name)}:{version}",
+    ]
+
+    request_id = invoke_event(client, f"{function_name}:{version}", {"versioned": True})
+    [call] = wait_for_calls(tmp_path / "out", 1)
+    assert call["request_id"] == request_id
