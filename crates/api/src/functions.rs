@@ -121,11 +121,15 @@ pub(crate) async fn update_configuration(
 }
 
 pub(crate) async fn delete(
-    State(engine): State<Engine>,
+    State(state): State<crate::AppState>,
     Path(name): Path<String>,
     Query(params): Params,
 ) -> ApiResult<Response> {
-    engine.delete_function(&function_ref(&name, &params)?).await?;
+    let function = function_ref(&name, &params)?;
+    state.engine.delete_function(&function).await?;
+    if function.qualifier.is_none() {
+        state.events.forget_function(&function.name).await?;
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -117,6 +117,11 @@ pub(crate) async fn invoke_async(
         client_context: None,
         payload,
     };
-    engine.invoke(request).await?;
-    Ok((StatusCode::ACCEPTED, [("content-type", "application/json")], r#"{"Status":202}"#).into_response())
+    let result = engine.invoke(request).await?;
+    let mut response =
+        (StatusCode::ACCEPTED, [("content-type", "application/json")], r#"{"Status":202}"#).into_response();
+    if let Some(value) = result.request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        response.headers_mut().insert("x-amzn-requestid", value);
+    }
+    Ok(response)
 }

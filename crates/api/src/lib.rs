@@ -3,6 +3,7 @@
 //! results to AWS's wire shapes; they hold no business logic.
 
 mod error;
+mod event_invoke_config;
 mod event_source_mappings;
 mod events;
 mod functions;
@@ -25,6 +26,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use flicker_engine::Engine;
+use flicker_events::Events;
 use flicker_http_events::RouteTable;
 use flicker_pollers::EventSourceMappings;
 use flicker_queue::QueueService;
@@ -36,6 +38,8 @@ pub use http_endpoints::ROUTES_PREFIX;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
+    /// Asynchronous invocations and their event-invoke configurations.
+    pub events: Events,
     /// The HTTP routes served under `ROUTES_PREFIX`; empty when no routes file is set.
     pub http_routes: Arc<RouteTable>,
     pub event_source_mappings: EventSourceMappings,
@@ -74,6 +78,14 @@ pub fn router(state: AppState) -> Router {
         .route("/2015-03-31/functions/{name}/invocations", post(invoke::invoke))
         .route("/2014-11-13/functions/{name}/invoke-async", post(invoke::invoke_async))
         .route("/2014-11-13/functions/{name}/invoke-async/", post(invoke::invoke_async))
+        .route(
+            "/2019-09-25/functions/{name}/event-invoke-config",
+            get(event_invoke_config::get)
+                .put(event_invoke_config::put)
+                .post(event_invoke_config::update)
+                .delete(event_invoke_config::delete),
+        )
+        .route("/2019-09-25/functions/{name}/event-invoke-config/list", get(event_invoke_config::list))
         .route(
             "/2021-10-31/functions/{name}/url",
             get(urls::get).post(urls::create).put(urls::update).delete(urls::delete),

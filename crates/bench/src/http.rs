@@ -20,6 +20,8 @@ pub struct HttpClient {
 pub struct Reply {
     pub status: u16,
     pub log_result: Option<String>,
+    /// `x-amzn-RequestId`.
+    pub request_id: Option<String>,
     pub body: Bytes,
 }
 
@@ -50,8 +52,10 @@ impl HttpClient {
         let status = response.status().as_u16();
         let log_result =
             response.headers().get("x-amz-log-result").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let request_id =
+            response.headers().get("x-amzn-requestid").and_then(|v| v.to_str().ok()).map(str::to_string);
         let body = response.into_body().collect().await?.to_bytes();
-        Ok(Reply { status, log_result, body })
+        Ok(Reply { status, log_result, request_id, body })
     }
 }
 

@@ -52,6 +52,7 @@ struct Plan {
     scale_out: usize,
     density: usize,
     async_seconds: f64,
+    async_delay_samples: usize,
 }
 
 impl Plan {
@@ -64,6 +65,7 @@ impl Plan {
                 scale_out: 10,
                 density: 10,
                 async_seconds: 0.3,
+                async_delay_samples: 10,
             }
         } else {
             Self {
@@ -73,6 +75,7 @@ impl Plan {
                 scale_out: 100,
                 density: 200,
                 async_seconds: 3.0,
+                async_delay_samples: 300,
             }
         }
     }
@@ -469,9 +472,87 @@ async fn event_acceptance(flicker: &Flicker, plan: &Plan, rows: &mut Vec<Row>) -
     }
     let rate = accepted.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
     rows.push(
-        Row::new("6 async", "Event invocations accepted, 32 clients", rate, "events/s").target(">= 10000/s"),
+        Row::new("6 async", "Event invocations accepted durably, 32 clients", rate, "events/s")
+            .target(">= 10000/s"),
     );
     Ok(())
+}
+
+/// Measures the delay from the 202 of an `Event` invocation to the moment a warm function
+/// receives the event. Events are sent one at a time, so that each finds an idle environment.
+/// The function prints the epoch microsecond at which it received each event to its log.
+async fn event_start_delay(
+    flicker: &Flicker,
+    data_dir: &Path,
+    plan: &Plan,
+    rows: &mut Vec<Row>,
+) -> anyhow::Result<()> {
+    const FUNCTION: &str = "noop-provided";
+    const PAYLOAD: &str = r#"{"log_received":true}"#;
+    wait_for_empty_queue(flicker, FUNCTION).await?;
+    flicker.invoke(FUNCTION, "{}", &[]).await?;
+    let mut answered = Vec::new();
+    for _ in 0..plan.async_delay_samples {
+        let reply = flicker.invoke(FUNCTION, PAYLOAD, &[("x-amz-invocation-type", "Event")]).await?;
+        let at = epoch_micros();
+        let request_id = reply.request_id.context("the 202 has an x-amzn-RequestId")?;
+        answered.push((request_id, at));
+        // Waits for the event to finish, so that the next one finds the environment idle.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let received =
+        wait_for_receipts(&data_dir.join("logs").join(format!("{FUNCTION}.log")), &answered).await?;
+    let delays: Vec<Duration> =
+        answered.iter().map(|(id, at)| Duration::from_micros(received[id].saturating_sub(*at))).collect();
+    for p in [50.0, 99.0] {
+        let figure = format!("delay from 202 to function start, warm, p{p}");
+        let row = Row::new("6 async", &figure, millis(percentile(&delays, p)), "ms");
+        rows.push(if p == 50.0 { row.target("< 5 ms") } else { row });
+    }
+    Ok(())
+}
+
+/// Waits until the events of the acceptance benchmark have run.
+async fn wait_for_empty_queue(flicker: &Flicker, function: &str) -> anyhow::Result<()> {
+    let metric = format!("flicker_async_queue_depth{{function=\"{function}\"}}");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while flicker.metric(&metric).await.unwrap_or(0.0) > 0.0 {
+        if Instant::now() > deadline {
+            bail!("the queued events of {function} did not run within 300 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+fn epoch_micros() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_micros() as u64
+}
+
+/// Reads `received ID MICROS` lines from a function log until every request id has one.
+async fn wait_for_receipts(
+    log: &Path,
+    answered: &[(String, u64)],
+) -> anyhow::Result<std::collections::HashMap<String, u64>> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let received: std::collections::HashMap<String, u64> = text
+            .lines()
+            .filter_map(|line| line.split_once("received ").map(|(_, rest)| rest))
+            .filter_map(|rest| {
+                let (id, micros) = rest.trim().split_once(' ')?;
+                Some((id.to_string(), micros.parse().ok()?))
+            })
+            .collect();
+        if answered.iter().all(|(id, _)| received.contains_key(id)) {
+            return Ok(received);
+        }
+        if Instant::now() > deadline {
+            bail!("the function did not log the receipt of every event within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 fn machine() -> String {
@@ -562,6 +643,7 @@ async fn main() -> anyhow::Result<()> {
     density(&flicker, server_pid, &bootstrap_zip, &plan, &mut rows).await?;
     eprintln!("async");
     event_acceptance(&flicker, &plan, &mut rows).await?;
+    event_start_delay(&flicker, &server.data_dir, &plan, &mut rows).await?;
     drop(server);
 
     let command = std::env::args().collect::<Vec<_>>().join(" ");

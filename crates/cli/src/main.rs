@@ -127,6 +127,17 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
                 });
             }
         };
+    let event_settings =
+        flicker_events::EventSettings { retry_scale: settings.async_retry_scale, ..Default::default() };
+    let events = match flicker_events::Events::start(engine.clone(), event_settings).await {
+        Ok(events) => events,
+        Err(err) => {
+            engine.shutdown();
+            sandbox.shutdown();
+            return Err(err).context("failed to open the asynchronous event journal");
+        }
+    };
+    events.set_queue_target(std::sync::Arc::new(queues.clone()));
     let schedules = match start_schedules(&engine, &settings).await {
         Ok(schedules) => schedules,
         Err(err) => {
@@ -172,6 +183,7 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
         engine: engine.clone(),
         http_routes: std::sync::Arc::new(http_routes),
         queues,
+        events: events.clone(),
         schedules: schedules.clone(),
         log_subscriptions,
         event_source_mappings: event_source_mappings.clone(),
@@ -179,10 +191,12 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
     let router = flicker_api::router(state);
     let stopping = engine.clone();
     let stopping_mappings = event_source_mappings.clone();
+    let stopping_events = events.clone();
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             wait_for_signal().await;
             info!("stopping: shutting down environments");
+            stopping_events.stop();
             schedules.shutdown();
             stopping_mappings.shutdown();
             stopping.shutdown();

@@ -18,6 +18,7 @@ pub const DEFAULT_CONCURRENCY_LIMIT: usize = 1000;
 pub const DEFAULT_IDLE_KEEP_ALIVE_SECONDS: u64 = 300;
 pub const DEFAULT_INIT_TIMEOUT_SECONDS: u64 = 10;
 pub const DEFAULT_LOG_LEVEL: &str = "info";
+pub const DEFAULT_ASYNC_RETRY_SCALE: f64 = 1.0;
 pub const DEFAULT_SCHEDULE_RATE_UNIT_SECONDS: u64 = 60;
 
 /// Flags of `flicker serve`. Each also reads a `FLICKER_*` variable.
@@ -76,6 +77,10 @@ pub struct ServeArgs {
     #[arg(long, env = "FLICKER_CPU_LIMIT", value_name = "MODE")]
     pub cpu_limit: Option<CpuLimitSetting>,
 
+    /// Factor applied to the delays before retrying a failed asynchronous invocation, which
+    /// are 60 and 120 seconds as in Lambda; 0.01 makes them 0.6 and 1.2 seconds [default: 1].
+    #[arg(long, env = "FLICKER_ASYNC_RETRY_SCALE", value_name = "FACTOR")]
+    pub async_retry_scale: Option<f64>,
     /// TOML file of HTTP routes served under /routes, one `[[route]]` table with `method`,
     /// `path`, `function` and `payload_format` each [default: no routes].
     #[arg(long, env = "FLICKER_ROUTES", value_name = "FILE")]
@@ -127,6 +132,7 @@ struct FileSettings {
     sandbox: Option<SandboxKind>,
     network: Option<NetworkSetting>,
     cpu_limit: Option<CpuLimitSetting>,
+    async_retry_scale: Option<f64>,
     routes: Option<PathBuf>,
     schedule_rate_unit_seconds: Option<u64>,
     /// `[[schedules]]` tables.
@@ -152,6 +158,8 @@ pub struct Settings {
     pub sandbox: Option<SandboxKind>,
     pub network: NetworkSetting,
     pub cpu_limit: CpuLimitSetting,
+    /// Factor applied to the retry delays of asynchronous invocations.
+    pub async_retry_scale: f64,
     /// The HTTP routes file, if any.
     pub routes: Option<PathBuf>,
     /// The length of one minute of `rate()` expressions.
@@ -196,6 +204,10 @@ impl ServeArgs {
             sandbox: self.sandbox.or(file.sandbox),
             network: self.network.or(file.network).unwrap_or_default(),
             cpu_limit: self.cpu_limit.or(file.cpu_limit).unwrap_or_default(),
+            async_retry_scale: self
+                .async_retry_scale
+                .or(file.async_retry_scale)
+                .unwrap_or(DEFAULT_ASYNC_RETRY_SCALE),
             routes: self.routes.or(file.routes),
             schedule_rate_unit: Duration::from_secs(
                 self.schedule_rate_unit_seconds
@@ -219,6 +231,12 @@ impl Settings {
             && self.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !region_ok {
             anyhow::bail!("invalid region {:?}: expected a name such as us-east-1", self.region);
+        }
+        if !(self.async_retry_scale.is_finite() && self.async_retry_scale >= 0.0) {
+            anyhow::bail!(
+                "invalid async retry scale {}: it must be a number of at least 0",
+                self.async_retry_scale
+            );
         }
         if self.concurrency_limit == 0 {
             anyhow::bail!("invalid concurrency limit 0: it must be at least 1");
@@ -251,6 +269,7 @@ mod tests {
             sandbox: None,
             network: None,
             cpu_limit: None,
+            async_retry_scale: None,
             routes: None,
             schedule_rate_unit_seconds: None,
         }
@@ -353,5 +372,22 @@ mod tests {
         args.account_id = Some("123".into());
         let err = args.resolve().unwrap_err().to_string();
         assert!(err.contains("\"123\""), "{err}");
+    }
+
+    #[test]
+    fn async_retry_scale_reads_file_and_rejects_negative() {
+        assert_eq!(empty_args().resolve().unwrap().async_retry_scale, 1.0);
+        let dir = std::env::temp_dir().join(format!("flicker-settings-async-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("flicker.toml");
+        std::fs::write(&path, "async_retry_scale = 0.01\n").unwrap();
+        let mut args = empty_args();
+        args.config = Some(path);
+        assert_eq!(args.resolve().unwrap().async_retry_scale, 0.01);
+        std::fs::remove_dir_all(dir).unwrap();
+
+        let mut args = empty_args();
+        args.async_retry_scale = Some(-1.0);
+        assert!(args.resolve().is_err());
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use flicker_model::arn::function_arn;
+use flicker_model::event_invoke;
 use flicker_model::function::{
     CreateFunctionRequest, UpdateFunctionCodeRequest, UpdateFunctionConfigurationRequest,
 };
@@ -227,6 +228,10 @@ impl Engine {
         let code = request.code.clone().unwrap_or_default();
         reject_unsupported_code_source(&code.s3_bucket, &code.image_uri)?;
         let zip = decode_zip(code.zip_file.as_deref().ok_or_else(|| missing("Code.ZipFile"))?)?;
+        let dead_letter_target = match &request.dead_letter_config {
+            Some(config) => event_invoke::dead_letter_target(config.target_arn.as_deref().unwrap_or(""))?,
+            None => None,
+        };
         let _control = self.inner.control.lock().await;
         if self.read_functions().contains_key(&reference.name) {
             return Err(function_exists(&reference.name));
@@ -257,6 +262,7 @@ impl Engine {
             last_modified: time::now_last_modified(),
             revision_id: uuid::Uuid::new_v4().to_string(),
             version: "$LATEST".to_string(),
+            dead_letter_target,
             layers,
         };
         let version = self.prepare_version(config.clone()).await?;
@@ -400,6 +406,10 @@ impl Engine {
             let variables = environment.variables.clone().unwrap_or_default();
             validate::environment(&variables)?;
             config.environment = variables;
+        }
+        if let Some(dead_letter) = &request.dead_letter_config {
+            config.dead_letter_target =
+                event_invoke::dead_letter_target(dead_letter.target_arn.as_deref().unwrap_or(""))?;
         }
         if let Some(arns) = &request.layers {
             config.layers = self.resolve_layers(arns, self.code_unzipped_size(&config).await?).await?;

@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 use tracing::{debug, info_span, warn, Instrument};
 
 use crate::environment::{Environment, InitFailure, RunResult};
+use crate::events::AcceptedEvent;
 use crate::logs::OutputControl;
 use crate::metrics::increment;
 use crate::pool::Pool;
@@ -140,14 +141,29 @@ impl Engine {
                 request_id: None,
             }),
             InvocationType::Event => {
-                self.dispatch_event(target, request.payload, client_context)?;
+                let request_id = uuid::Uuid::new_v4().to_string();
+                match self.event_sink() {
+                    Some(sink) => {
+                        let event = AcceptedEvent {
+                            request_id: request_id.clone(),
+                            function_name: request.function.name.clone(),
+                            qualifier: request.function.qualifier.clone(),
+                            payload: request.payload,
+                            client_context,
+                        };
+                        sink.accept(event).await?;
+                    }
+                    None => {
+                        self.dispatch_event(target, request_id.clone(), request.payload, client_context)?
+                    }
+                }
                 Ok(InvokeResponse {
                     status: 202,
                     payload: Bytes::new(),
                     function_error: None,
                     log_result: None,
                     executed_version: None,
-                    request_id: None,
+                    request_id: Some(request_id),
                 })
             }
             InvocationType::RequestResponse => {
@@ -155,9 +171,10 @@ impl Engine {
                 // when the caller disconnects and its request is dropped.
                 let engine = self.clone();
                 let (payload, tail_log) = (request.payload, request.tail_log);
-                tokio::spawn(
-                    async move { engine.invoke_sync(target, payload, tail_log, client_context).await },
-                )
+                let request_id = uuid::Uuid::new_v4().to_string();
+                tokio::spawn(async move {
+                    engine.invoke_sync(target, &request_id, payload, tail_log, client_context).await
+                })
                 .await
                 .map_err(|err| ApiError::service(format!("The invocation failed: {err}")))?
             }
@@ -165,10 +182,12 @@ impl Engine {
     }
 
     /// Runs an `Event` invocation in the background, waiting while the account is throttled.
+    /// Used only when no event sink is set.
     /// NOTE: the event lives only in memory; a server stop loses events not yet delivered.
     fn dispatch_event(
         &self,
         target: Target,
+        request_id: String,
         payload: Bytes,
         client_context: Option<String>,
     ) -> Result<(), ApiError> {
@@ -185,8 +204,14 @@ impl Engine {
             let mut target = target;
             let mut delay = Duration::from_millis(50);
             loop {
-                match engine.invoke_sync(target.clone(), payload.clone(), false, client_context.clone()).await
-                {
+                let attempt = engine.invoke_sync(
+                    target.clone(),
+                    &request_id,
+                    payload.clone(),
+                    false,
+                    client_context.clone(),
+                );
+                match attempt.await {
                     Err(err)
                         if err.status == 429 && !engine.function_exists(&target.pool.version.config.name) =>
                     {
@@ -210,9 +235,11 @@ impl Engine {
         Ok(())
     }
 
-    async fn invoke_sync(
+    /// Runs one invocation with the given request id.
+    pub(crate) async fn invoke_sync(
         &self,
         target: Target,
+        request_id: &str,
         payload: Bytes,
         tail_log: bool,
         client_context: Option<String>,
@@ -220,7 +247,7 @@ impl Engine {
         let _permit = self.admit(&target)?;
         let Target { pool, invoked_arn, .. } = target;
         increment(&self.inner.metrics.invocations);
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let request_id = request_id.to_string();
         let span = info_span!("invoke", request_id = %request_id, function = %pool.version.config.name, version = %pool.version.config.version);
         async move {
             let payload = if payload.is_empty() { Bytes::from_static(b"{}") } else { payload };

@@ -6,6 +6,7 @@ mod aliases;
 mod concurrency;
 mod entry;
 mod environment;
+mod events;
 mod functions;
 mod invoke;
 mod layers;
@@ -24,7 +25,7 @@ mod versions;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use flicker_model::{FunctionConfig, FunctionSettings, RuntimeId};
@@ -36,6 +37,7 @@ use entry::FunctionEntry;
 use environment::{Launcher, Registry};
 use pool::Pool;
 
+pub use events::{AcceptFuture, AcceptedEvent, EventSink};
 pub use functions::{AccountSettings, FunctionDetails, FunctionList};
 pub use invoke::{InvocationType, InvokeRequest, InvokeResponse};
 pub use layers::LayerVersionDetails;
@@ -127,6 +129,8 @@ struct Inner {
     /// Bytes of `Event` payloads accepted and not yet delivered.
     event_bytes: AtomicUsize,
     metrics: Metrics,
+    /// Where `Event` invocations go once set; until then they wait in memory.
+    event_sink: OnceLock<Arc<dyn events::EventSink>>,
     /// Function URL configurations by URL id; the lock is never held across an await.
     urls: RwLock<urls::UrlTable>,
     /// An exclusive lock on the data directory, held while the engine runs.
@@ -220,6 +224,7 @@ impl Engine {
                 reserved_total: AtomicUsize::new(0),
                 event_bytes: AtomicUsize::new(0),
                 metrics: Metrics::default(),
+                event_sink: OnceLock::new(),
                 urls: RwLock::new(HashMap::new()),
                 _data_dir_lock: data_dir_lock,
             }),
@@ -329,13 +334,17 @@ impl Engine {
     /// Renders the metrics in the Prometheus text format.
     pub fn render_metrics(&self) -> String {
         let idle = self.read_functions().values().flat_map(|e| e.pools()).map(|p| p.idle_count()).sum();
-        self.inner.metrics.render(metrics::Gauges {
+        let mut text = self.inner.metrics.render(metrics::Gauges {
             environments: self.inner.registry.count(),
             idle_environments: idle,
             concurrent_executions: self.inner.running.load(Ordering::Relaxed),
             dropped_log_events: self.inner.launcher.logs.dropped_events(),
             dropped_subscriber_log_events: self.inner.launcher.logs.dropped_subscriber_events(),
-        })
+        });
+        if let Some(sink) = self.event_sink() {
+            text.push_str(&sink.render_metrics());
+        }
+        text
     }
 
     /// Runs a store operation on a blocking thread.

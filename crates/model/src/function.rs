@@ -28,6 +28,9 @@ pub struct FunctionConfig {
     pub revision_id: String,
     /// `$LATEST` or a published version number.
     pub version: String,
+    /// `DeadLetterConfig.TargetArn`: where failed asynchronous events go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_target: Option<String>,
     /// The layer versions merged into `/opt`, in order.
     #[serde(default)]
     pub layers: Vec<FunctionLayer>,
@@ -65,6 +68,10 @@ impl FunctionConfig {
                 log_format: "Text".into(),
                 log_group: format!("/aws/lambda/{}", self.name),
             },
+            dead_letter_config: self
+                .dead_letter_target
+                .clone()
+                .map(|target_arn| DeadLetterConfig { target_arn: Some(target_arn) }),
             layers: (!self.layers.is_empty())
                 .then(|| self.layers.iter().map(FunctionLayer::to_wire).collect()),
         }
@@ -113,6 +120,17 @@ pub struct FunctionConfiguration {
     /// Absent when the function uses no layers, as AWS sends it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layers: Option<Vec<FunctionLayerResponse>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_letter_config: Option<DeadLetterConfig>,
+}
+
+/// `DeadLetterConfig`: the SQS queue, SNS topic or function that receives failed asynchronous
+/// events. An empty `TargetArn` in an update removes it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeadLetterConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -185,6 +203,7 @@ pub struct CreateFunctionRequest {
     pub ephemeral_storage: Option<EphemeralStorage>,
     pub tags: Option<IndexMap<String, String>>,
     pub layers: Option<Vec<String>>,
+    pub dead_letter_config: Option<DeadLetterConfig>,
 }
 
 /// The body of UpdateFunctionConfiguration.
@@ -201,6 +220,7 @@ pub struct UpdateFunctionConfigurationRequest {
     pub ephemeral_storage: Option<EphemeralStorage>,
     pub revision_id: Option<String>,
     pub layers: Option<Vec<String>>,
+    pub dead_letter_config: Option<DeadLetterConfig>,
 }
 
 /// The body of UpdateFunctionCode.

@@ -3,6 +3,7 @@
 
 pub mod arn;
 pub mod error;
+pub mod event_invoke;
 pub mod function;
 pub mod layer;
 pub mod limits;

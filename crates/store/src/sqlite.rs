@@ -206,6 +206,7 @@ mod tests {
             last_modified: "2026-12-04T10:00:00.000+0000".into(),
             revision_id: "r1".into(),
             version: "$LATEST".into(),
+            dead_letter_target: None,
             layers: Vec::new(),
         }
     }

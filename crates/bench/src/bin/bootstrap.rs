@@ -1,6 +1,7 @@
 //! A minimal custom-runtime bootstrap for benchmarks. It answers every event at once, or after
 //! `sleep_ms` milliseconds when the event asks for it, and returns the epoch millisecond at
-//! which it received the event.
+//! which it received the event. An event with `"log_received":true` also makes it print
+//! `received REQUEST_ID EPOCH_MICROSECONDS` to its log.
 //!
 //! It speaks HTTP/1.1 over one kept-alive std `TcpStream` instead of using an HTTP library:
 //! the benchmarks measure Flicker's overhead, so the bootstrap does as little work as possible.
@@ -45,6 +46,10 @@ fn sleep_requested(event: &[u8]) -> Option<u64> {
     digits.parse().ok()
 }
 
+fn logs_receipt(event: &[u8]) -> bool {
+    std::str::from_utf8(event).is_ok_and(|text| text.contains("\"log_received\":true"))
+}
+
 fn main() -> std::io::Result<()> {
     if std::env::args().nth(1).as_deref() == Some("--exit") {
         return Ok(());
@@ -59,7 +64,11 @@ fn main() -> std::io::Result<()> {
     loop {
         writer.write_all(next_request.as_bytes())?;
         let event = read_response(&mut reader)?;
-        let received = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
+        let received_at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let received = received_at.as_millis();
+        if logs_receipt(&event.body) {
+            println!("received {} {}", event.request_id, received_at.as_micros());
+        }
         if let Some(milliseconds) = sleep_requested(&event.body) {
             std::thread::sleep(Duration::from_millis(milliseconds));
         }
