@@ -135,15 +135,6 @@ def test_reserved_one_throttles_second_concurrent_call(server, lambda_client, fu
     assert results[0][0]["StatusCode"] == 200
 
 
-def test_throttled_event_runs_after_reservation_removed(server, lambda_client, function):
-    lambda_client.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=0)
-    accepted = lambda_client.invoke(FunctionName=function, InvocationType="Event", Payload=b"{}")
-    lambda_client.delete_function_concurrency(FunctionName=function)
-
-    assert accepted["StatusCode"] == 202
-    assert wait_for_log(server, function, "START RequestId", timeout=30)
-
-
 def test_reserved_applies_to_versions(lambda_client, published):
     lambda_client.put_function_concurrency(FunctionName=published, ReservedConcurrentExecutions=0)
 
