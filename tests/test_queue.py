@@ -446,3 +446,40 @@ def test_a_message_survives_kill_9_right_after_send_message(start_server):
 
     message = receive_one(server.client("sqs"), url, WaitTimeSeconds=5)
     assert (message["MessageId"], message["Body"]) == (sent["MessageId"], "must not be lost")
+
+
+def test_attribute_values_with_characters_outside_xml_are_rejected(server, sqs, queue_name):
+    url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    for value in ["nul \u0000 here", "bell \u0007", "\ufffe"]:
+        with pytest.raises(ClientError) as excinfo:
+            sqs.send_message(QueueUrl=url, MessageBody="m",
+                             MessageAttributes={"k": {"DataType": "String", "StringValue": value}})
+        assert error_code(excinfo) == "InvalidParameterValue"
+        assert "'k'" in excinfo.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as excinfo:
+        sqs.send_message(QueueUrl=url, MessageBody="m",
+                         MessageAttributes={"k": {"DataType": "String.\u0001", "StringValue": "v"}})
+    assert error_code(excinfo) == "InvalidParameterValue"
+    with pytest.raises(ClientError) as excinfo:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": "{\u0000}"})
+    assert error_code(excinfo) == "InvalidAttributeValue"
+    sqs.send_message(QueueUrl=url, MessageBody="m",
+                     MessageAttributes={"k": {"DataType": "String", "StringValue": "tab\there \U0001F600"}})
+    # The stored message renders as well-formed XML through the query protocol.
+    status, root = query(url, {"Action": "ReceiveMessage", "MessageAttributeName.1": "All"})
+    assert status == 200
+    value = root.find("sqs:ReceiveMessageResult/sqs:Message/sqs:MessageAttribute/sqs:Value/sqs:StringValue", NS)
+    assert value.text == "tab\there \U0001F600"
+    assert attribute_counts(sqs, url) == (0, 1, 0)
+
+
+def test_batch_size_limit_counts_message_attributes(sqs, queue_name):
+    url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    big = {"k": {"DataType": "String", "StringValue": "v" * 200000}}
+    with pytest.raises(ClientError) as excinfo:
+        sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": "a", "MessageBody": "x", "MessageAttributes": big},
+            {"Id": "b", "MessageBody": "y", "MessageAttributes": big},
+        ])
+    assert error_code(excinfo) == "AWS.SimpleQueueService.BatchRequestTooLong"
+    assert attribute_counts(sqs, url) == (0, 0, 0)
