@@ -483,3 +483,20 @@ def test_batch_size_limit_counts_message_attributes(sqs, queue_name):
         ])
     assert error_code(excinfo) == "AWS.SimpleQueueService.BatchRequestTooLong"
     assert attribute_counts(sqs, url) == (0, 0, 0)
+
+
+def test_a_stale_receipt_handle_cannot_change_the_visibility_of_a_later_receive(sqs, queue_name):
+    url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="once at a time")
+    first = receive_one(sqs, url, VisibilityTimeout=60)["ReceiptHandle"]
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=first, VisibilityTimeout=0)
+    second = receive_one(sqs, url, VisibilityTimeout=60)
+    assert second["Body"] == "once at a time"
+    # The first receiver's handle is stale: it must not expose the message to a third receiver.
+    with pytest.raises(ClientError) as excinfo:
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=first, VisibilityTimeout=0)
+    assert error_code(excinfo) == "AWS.SimpleQueueService.MessageNotInflight"
+    assert receive_one(sqs, url) is None
+    assert attribute_counts(sqs, url) == (0, 1, 0)
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=second["ReceiptHandle"], VisibilityTimeout=0)
+    assert attribute_counts(sqs, url) == (1, 0, 0)

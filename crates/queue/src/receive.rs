@@ -189,7 +189,7 @@ fn received(queue: &str, m: &Message) -> ReceivedMessage {
     }
     ReceivedMessage {
         message_id: m.id.clone(),
-        receipt_handle: receipt::encode(queue, &m.id),
+        receipt_handle: receipt::encode(queue, &m.id, m.receive_count),
         body: m.body.clone(),
         md5_of_body: m.md5_of_body.clone(),
         attributes,

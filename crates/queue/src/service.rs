@@ -426,7 +426,7 @@ impl QueueService {
     /// Deletes the message of a receipt handle. A message deleted already is no error.
     pub async fn delete(&self, queue: &str, receipt_handle: &str) -> Result<(), QueueError> {
         let name = self.existing(queue)?;
-        let id = receipt::decode(&name, receipt_handle)?;
+        let id = receipt::decode(&name, receipt_handle)?.id;
         let removed = self.lock().get_mut(&name).and_then(|q| q.remove(&id)).is_some();
         if removed {
             self.store(move |store| store.delete_messages(&[id])).await?;
@@ -447,12 +447,18 @@ impl QueueService {
             )));
         }
         let name = self.existing(queue)?;
-        let id = receipt::decode(&name, receipt_handle)?;
+        let receipt = receipt::decode(&name, receipt_handle)?;
+        let id = receipt.id;
         let now = now_ms();
         let update = {
             let mut queues = self.lock();
             let q = queues.get_mut(&name).ok_or_else(|| QueueError::NonExistentQueue(queue.to_string()))?;
-            let in_flight = q.get(&id).is_some_and(|m| m.receive_count > 0 && m.visible_at_ms > now);
+            // A handle from an earlier receive no longer holds the message: a later receiver does.
+            let in_flight = q.get(&id).is_some_and(|m| {
+                m.receive_count > 0
+                    && m.visible_at_ms > now
+                    && receipt.receive_count.is_none_or(|count| count == m.receive_count)
+            });
             if !in_flight {
                 return Err(QueueError::MessageNotInflight(receipt_handle.to_string()));
             }
