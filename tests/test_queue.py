@@ -500,3 +500,27 @@ def test_a_stale_receipt_handle_cannot_change_the_visibility_of_a_later_receive(
     assert attribute_counts(sqs, url) == (0, 1, 0)
     sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=second["ReceiptHandle"], VisibilityTimeout=0)
     assert attribute_counts(sqs, url) == (1, 0, 0)
+
+
+def test_stopping_the_server_ends_long_polls(start_server):
+    server = start_server()
+    sqs = server.client("sqs")
+    url = sqs.create_queue(QueueName="stopping")["QueueUrl"]
+    results = []
+
+    def long_poll():
+        try:
+            results.append(sqs.receive_message(QueueUrl=url, WaitTimeSeconds=20).get("Messages", []))
+        except Exception as err:  # the poll may also see the connection close
+            results.append(err)
+
+    pollers = [threading.Thread(target=long_poll) for _ in range(5)]
+    for poller in pollers:
+        poller.start()
+    # Nothing reports a waiting receive, so the polls get a moment to reach the server.
+    time.sleep(1)
+    # Without ending the polls, a graceful stop waits the full 20 s and stop() times out at 15 s.
+    assert server.stop(timeout=15) == 0
+    for poller in pollers:
+        poller.join(timeout=30)
+    assert results == [[]] * 5

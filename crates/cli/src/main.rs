@@ -161,6 +161,7 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
         schedules: schedules.clone(),
         log_subscriptions,
     };
+    let stopping_queues = state.queues.clone();
     let router = flicker_api::router(state);
     let stopping = engine.clone();
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
@@ -168,6 +169,7 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
             wait_for_signal().await;
             info!("stopping: shutting down environments");
             schedules.shutdown();
+            stopping_queues.shutdown();
             stopping.shutdown();
         })
         .await

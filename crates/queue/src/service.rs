@@ -71,6 +71,8 @@ pub(crate) struct Inner {
     queues: Mutex<BTreeMap<String, Queue>>,
     region: String,
     account: String,
+    /// Set to true when the server stops, which ends every long poll.
+    pub(crate) stopping: tokio::sync::watch::Sender<bool>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -114,10 +116,17 @@ impl QueueService {
             queues: Mutex::new(queues),
             region: region.to_string(),
             account: account.to_string(),
+            stopping: tokio::sync::watch::Sender::new(false),
         };
         let service = QueueService { inner: Arc::new(inner) };
         service.start_retention();
         Ok(service)
+    }
+
+    /// Ends the long polls waiting now and those that start later: each returns the
+    /// messages it has, so that a stopping server need not wait up to 20 s for them.
+    pub fn shutdown(&self) {
+        self.inner.stopping.send_replace(true);
     }
 
     /// Returns the account id in queue ARNs and URLs.
