@@ -5,6 +5,7 @@ mapped from its result."""
 import base64
 import http.client
 import json
+import socket
 import time
 import urllib.parse
 
@@ -355,3 +356,17 @@ def test_url_informational_and_bodiless_statuses(lambda_client, function_name):
         assert header_values(headers, "content-length") in ([], ["0"])
     status, _, raw = request(url, "GET", "/?s=200")
     assert (status, raw) == (200, b"hello")
+
+
+def test_url_malformed_chunked_body_is_a_bad_request(echo_url):
+    hostname, port, prefix = url_parts(echo_url)
+    with socket.create_connection((hostname, port), timeout=60) as connection:
+        connection.sendall(
+            f"POST {prefix}/upload HTTP/1.1\r\nHost: {hostname}:{port}\r\nTransfer-Encoding: chunked\r\n"
+            "Connection: close\r\n\r\n5\r\nhello\r\nnot-a-size\r\n".encode()
+        )
+        response = b""
+        while chunk := connection.recv(65536):
+            response += chunk
+    assert response.startswith(b"HTTP/1.1 400 ")
+    assert response.endswith(b'{"Message":"Bad Request"}')
