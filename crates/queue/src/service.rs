@@ -385,6 +385,9 @@ impl QueueService {
         }
         let stored: Vec<StoredMessage> = accepted.iter().map(|m| message_to_store(&name, m)).collect();
         let sequences = self.store(move |store| store.insert_messages(&stored)).await?;
+        if sequences.is_empty() {
+            return Err(QueueError::NonExistentQueue(queue.to_string()));
+        }
         let mut queues = self.lock();
         let Some(q) = queues.get_mut(&name) else {
             return Err(QueueError::NonExistentQueue(queue.to_string()));
