@@ -329,10 +329,14 @@ impl QueueService {
     /// Deletes every message of a queue.
     pub async fn purge(&self, queue: &str) -> Result<(), QueueError> {
         let name = self.existing(queue)?;
-        let stored_name = name.clone();
-        self.store(move |store| store.purge(&stored_name)).await?;
-        if let Some(q) = self.lock().get_mut(&name) {
-            q.clear();
+        // Only the messages in memory now are deleted from the store: a send that has written
+        // its rows but not yet added them here keeps its message in both places.
+        let ids = match self.lock().get_mut(&name) {
+            Some(q) => q.clear(),
+            None => return Err(QueueError::NonExistentQueue(queue.to_string())),
+        };
+        if !ids.is_empty() {
+            self.store(move |store| store.delete_messages(&ids)).await?;
         }
         Ok(())
     }
