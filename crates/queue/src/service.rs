@@ -469,7 +469,7 @@ impl QueueService {
         let update = {
             let mut queues = self.lock();
             let q = queues.get_mut(&name).ok_or_else(|| QueueError::NonExistentQueue(queue.to_string()))?;
-            // A handle from an earlier receive no longer holds the message: a later receiver does.
+            // Only the handle of the latest receive counts: an earlier receiver's timeout ran out.
             let in_flight = q.get(&id).is_some_and(|m| {
                 m.receive_count > 0
                     && m.visible_at_ms > now
