@@ -5,6 +5,7 @@ mapped from its result."""
 import base64
 import http.client
 import json
+import socket
 import time
 import urllib.parse
 
@@ -353,3 +354,39 @@ def test_url_config_with_cli(server, function_name, lambda_client):
     code, listed, stderr = server.aws("lambda", "list-function-url-configs", "--function-name", function_name)
     assert code == 0, stderr
     assert [c["FunctionUrl"] for c in listed["FunctionUrlConfigs"]] == [created["FunctionUrl"]]
+
+
+STATUS_CODE = """
+def handler(event, context):
+    return {"statusCode": int(event["queryStringParameters"]["s"]), "body": "hello"}
+"""
+
+
+def test_url_informational_and_bodiless_statuses(lambda_client, function_name):
+    create_function(lambda_client, function_name, {"app.py": STATUS_CODE})
+    url = lambda_client.create_function_url_config(FunctionName=function_name, AuthType="NONE")["FunctionUrl"]
+    # A 1xx status is no final response: it maps to 502 like any result that cannot be mapped.
+    for code in (100, 101, 103):
+        status, _, raw = request(url, "GET", f"/?s={code}")
+        assert (status, raw) == (502, b"Internal Server Error")
+    # 204 and 304 responses carry no body and announce none.
+    for code in (204, 304):
+        status, headers, raw = request(url, "GET", f"/?s={code}")
+        assert (status, raw) == (code, b"")
+        assert header_values(headers, "content-length") in ([], ["0"])
+    status, _, raw = request(url, "GET", "/?s=200")
+    assert (status, raw) == (200, b"hello")
+
+
+def test_url_malformed_chunked_body_is_a_bad_request(echo_url):
+    hostname, port, prefix = url_parts(echo_url)
+    with socket.create_connection((hostname, port), timeout=60) as connection:
+        connection.sendall(
+            f"POST {prefix}/upload HTTP/1.1\r\nHost: {hostname}:{port}\r\nTransfer-Encoding: chunked\r\n"
+            "Connection: close\r\n\r\n5\r\nhello\r\nnot-a-size\r\n".encode()
+        )
+        response = b""
+        while chunk := connection.recv(65536):
+            response += chunk
+    assert response.startswith(b"HTTP/1.1 400 ")
+    assert response.endswith(b'{"Message":"Bad Request"}')

@@ -162,6 +162,8 @@ def test_route_lambda_api_unaffected(routed):
     'method = "GET"\npath = "/{a+}/b"\nfunction = "f"',
     'method = "FETCH"\npath = "/a"\nfunction = "f"',
     'method = "GET"\npath = "/a"\nfunction = "f"\npayload_format = "3.0"',
+    'method = "GET"\npath = "/a"\nfunction = "not a name!"',
+    'method = "GET"\npath = "/a"\nfunction = ""',
 ])
 def test_route_file_invalid(tmp_path, route):
     routes = tmp_path / "routes.toml"

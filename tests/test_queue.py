@@ -446,3 +446,81 @@ def test_a_message_survives_kill_9_right_after_send_message(start_server):
 
     message = receive_one(server.client("sqs"), url, WaitTimeSeconds=5)
     assert (message["MessageId"], message["Body"]) == (sent["MessageId"], "must not be lost")
+
+
+def test_attribute_values_with_characters_outside_xml_are_rejected(server, sqs, queue_name):
+    url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    for value in ["nul \u0000 here", "bell \u0007", "\ufffe"]:
+        with pytest.raises(ClientError) as excinfo:
+            sqs.send_message(QueueUrl=url, MessageBody="m",
+                             MessageAttributes={"k": {"DataType": "String", "StringValue": value}})
+        assert error_code(excinfo) == "InvalidParameterValue"
+        assert "'k'" in excinfo.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as excinfo:
+        sqs.send_message(QueueUrl=url, MessageBody="m",
+                         MessageAttributes={"k": {"DataType": "String.\u0001", "StringValue": "v"}})
+    assert error_code(excinfo) == "InvalidParameterValue"
+    with pytest.raises(ClientError) as excinfo:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": "{\u0000}"})
+    assert error_code(excinfo) == "InvalidAttributeValue"
+    sqs.send_message(QueueUrl=url, MessageBody="m",
+                     MessageAttributes={"k": {"DataType": "String", "StringValue": "tab\there \U0001F600"}})
+    # The stored message renders as well-formed XML through the query protocol.
+    status, root = query(url, {"Action": "ReceiveMessage", "MessageAttributeName.1": "All"})
+    assert status == 200
+    value = root.find("sqs:ReceiveMessageResult/sqs:Message/sqs:MessageAttribute/sqs:Value/sqs:StringValue", NS)
+    assert value.text == "tab\there \U0001F600"
+    assert attribute_counts(sqs, url) == (0, 1, 0)
+
+
+def test_batch_size_limit_counts_message_attributes(sqs, queue_name):
+    url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    big = {"k": {"DataType": "String", "StringValue": "v" * 200000}}
+    with pytest.raises(ClientError) as excinfo:
+        sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": "a", "MessageBody": "x", "MessageAttributes": big},
+            {"Id": "b", "MessageBody": "y", "MessageAttributes": big},
+        ])
+    assert error_code(excinfo) == "AWS.SimpleQueueService.BatchRequestTooLong"
+    assert attribute_counts(sqs, url) == (0, 0, 0)
+
+
+def test_receipt_handle_of_an_earlier_receive_cannot_change_visibility(sqs, queue_name):
+    url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="once at a time")
+    first = receive_one(sqs, url, VisibilityTimeout=60)["ReceiptHandle"]
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=first, VisibilityTimeout=0)
+    second = receive_one(sqs, url, VisibilityTimeout=60)
+    assert second["Body"] == "once at a time"
+    # The first receiver's handle is stale: it must not expose the message to a third receiver.
+    with pytest.raises(ClientError) as excinfo:
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=first, VisibilityTimeout=0)
+    assert error_code(excinfo) == "AWS.SimpleQueueService.MessageNotInflight"
+    assert receive_one(sqs, url) is None
+    assert attribute_counts(sqs, url) == (0, 1, 0)
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=second["ReceiptHandle"], VisibilityTimeout=0)
+    assert attribute_counts(sqs, url) == (1, 0, 0)
+
+
+def test_stopping_the_server_ends_long_polls(start_server):
+    server = start_server()
+    sqs = server.client("sqs")
+    url = sqs.create_queue(QueueName="stopping")["QueueUrl"]
+    results = []
+
+    def long_poll():
+        try:
+            results.append(sqs.receive_message(QueueUrl=url, WaitTimeSeconds=20).get("Messages", []))
+        except Exception as err:  # kept, so that the assertion below shows it
+            results.append(err)
+
+    pollers = [threading.Thread(target=long_poll) for _ in range(5)]
+    for poller in pollers:
+        poller.start()
+    # Nothing reports a waiting receive, so the polls get a moment to reach the server.
+    time.sleep(1)
+    # Without ending the polls, a graceful stop waits the full 20 s and stop() times out at 15 s.
+    assert server.stop(timeout=15) == 0
+    for poller in pollers:
+        poller.join(timeout=30)
+    assert results == [[]] * 5

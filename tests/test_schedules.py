@@ -213,6 +213,16 @@ def test_put_rule_accepts_expression(events_client, expression):
     events_client.delete_rule(Name=name)
 
 
+def test_put_rule_rejects_an_expression_longer_than_256_characters(events_client):
+    name = unique("long")
+    expression = "cron(" + ",".join(["1"] * 200) + " * * * ? *)"
+    error = error_of(events_client.put_rule, Name=name, ScheduleExpression=expression)
+    assert error["Error"]["Code"] == "ValidationException"
+    assert "'scheduleExpression'" in error["Error"]["Message"]
+    assert "256" in error["Error"]["Message"]
+    assert error_of(events_client.describe_rule, Name=name)["Error"]["Code"] == "ResourceNotFoundException"
+
+
 def test_put_rule_event_pattern_is_rejected(events_client):
     error = error_of(events_client.put_rule, Name=unique("pattern"), EventPattern='{"source": ["aws.ec2"]}')
     assert error["Error"]["Code"] == "ValidationException"

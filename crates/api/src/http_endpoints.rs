@@ -93,7 +93,11 @@ async fn http_request(request: Request, path_start: usize) -> Result<HttpRequest
         .collect();
     let body = match Limited::new(body, limits::SYNC_PAYLOAD).collect().await {
         Ok(collected) => collected.to_bytes().to_vec(),
-        Err(_) => return Err(message(413, "Request Entity Too Large")),
+        Err(err) if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            return Err(message(413, "Request Entity Too Large"))
+        }
+        // The body broke off or its chunked encoding is malformed.
+        Err(_) => return Err(message(400, "Bad Request")),
     };
     Ok(HttpRequest {
         method: parts.method.as_str().to_string(),

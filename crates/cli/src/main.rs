@@ -188,6 +188,7 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
         log_subscriptions,
         event_source_mappings: event_source_mappings.clone(),
     };
+    let stopping_queues = state.queues.clone();
     let router = flicker_api::router(state);
     let stopping = engine.clone();
     let stopping_mappings = event_source_mappings.clone();
@@ -199,6 +200,7 @@ async fn run(settings: settings::Settings) -> anyhow::Result<()> {
             stopping_events.stop();
             schedules.shutdown();
             stopping_mappings.shutdown();
+            stopping_queues.shutdown();
             stopping.shutdown();
         })
         .await

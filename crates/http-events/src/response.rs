@@ -67,7 +67,8 @@ fn scalar_text(value: &Value) -> Option<String> {
 }
 
 fn structured(object: &Map<String, Value>) -> Option<HttpResponse> {
-    let status = object.get("statusCode")?.as_u64().filter(|s| (100..=599).contains(s))? as u16;
+    // A 1xx status cannot end an exchange, so it is no final response a function can give.
+    let status = object.get("statusCode")?.as_u64().filter(|s| (200..=599).contains(s))? as u16;
     let mut headers = Vec::new();
     if let Some(Value::Object(multi)) = object.get("multiValueHeaders") {
         for (name, values) in multi {
@@ -101,6 +102,8 @@ fn structured(object: &Map<String, Value>) -> Option<HttpResponse> {
     } else {
         body
     };
+    // 204 and 304 responses end with their headers, so a body given with them is dropped.
+    let body = if matches!(status, 204 | 304) { Vec::new() } else { body };
     Some(HttpResponse { status, headers, body })
 }
 
@@ -138,6 +141,8 @@ mod tests {
     fn invalid_results_are_502() {
         assert_eq!(map_result(b"not json", ResultFormat::V2).status, 502);
         assert_eq!(map_result(br#"{"statusCode":"x"}"#, ResultFormat::V2).status, 502);
+        assert_eq!(map_result(br#"{"statusCode":101}"#, ResultFormat::V2).status, 502);
+        assert!(map_result(br#"{"statusCode":204,"body":"x"}"#, ResultFormat::V2).body.is_empty());
         assert_eq!(map_result(br#"{"a":1}"#, ResultFormat::V1).status, 502);
         assert_eq!(
             map_result(br#"{"statusCode":200,"body":"%%","isBase64Encoded":true}"#, ResultFormat::V2).status,

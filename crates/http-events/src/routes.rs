@@ -102,8 +102,8 @@ impl Route {
         if !entry.path.starts_with('/') {
             return Err("path must start with /".into());
         }
-        if entry.function.is_empty() {
-            return Err("function must name a function".into());
+        if let Err(err) = flicker_model::FunctionRef::parse(&entry.function) {
+            return Err(format!("function must be a function name or ARN: {}", err.message));
         }
         let segments = parse_template(&entry.path)?;
         Ok(Self {

@@ -83,6 +83,9 @@ pub(crate) fn validate(given: &BTreeMap<String, String>) -> Result<BTreeMap<Stri
 }
 
 fn normalize(name: &str, value: &str) -> Result<String, QueueError> {
+    if crate::message::first_invalid_char(value).is_some() {
+        return Err(QueueError::InvalidAttributeValue(name.into()));
+    }
     let range = match name {
         "DelaySeconds" => 0..=900,
         "MaximumMessageSize" => 1024..=262_144,

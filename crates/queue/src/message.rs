@@ -89,11 +89,17 @@ pub fn validate_body(body: &str) -> Result<(), QueueError> {
     if body.is_empty() {
         return Err(QueueError::MissingParameter("MessageBody".into()));
     }
-    let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
-    match body.chars().find(|c| !allowed(*c)) {
+    match first_invalid_char(body) {
         Some(c) => Err(QueueError::InvalidMessageContents(format!("#x{:X}", c as u32))),
         None => Ok(()),
     }
+}
+
+/// Returns the first character of `text` that SQS does not allow in message bodies and
+/// attribute values: everything outside the XML 1.0 character set.
+pub(crate) fn first_invalid_char(text: &str) -> Option<char> {
+    let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
+    text.chars().find(|c| !allowed(*c))
 }
 
 /// Checks message attributes against SQS's rules and returns the bytes they count towards
@@ -137,6 +143,13 @@ fn validate_attribute_name(name: &str) -> Result<(), QueueError> {
 fn validate_attribute_value(name: &str, value: &MessageAttributeValue) -> Result<usize, QueueError> {
     let base = value.data_type.split('.').next().unwrap_or_default();
     let invalid = |reason: String| Err(QueueError::InvalidParameterValue(reason));
+    let texts = [Some(value.data_type.as_str()), value.string_value.as_deref()];
+    if let Some(c) = texts.into_iter().flatten().find_map(first_invalid_char) {
+        return invalid(format!(
+            "Message (user) attribute '{name}' contains invalid binary character '#x{:X}'.",
+            c as u32
+        ));
+    }
     match base {
         "String" | "Number" => match &value.string_value {
             Some(text) if !text.is_empty() => {

@@ -40,6 +40,7 @@ impl QueueService {
         let default_wait = self.lock().get(&name).map_or(0, |q| q.settings.wait_seconds);
         let wait = wait.unwrap_or(Duration::from_secs(u64::from(default_wait)));
         let deadline = tokio::time::Instant::now() + wait;
+        let mut stopping = self.inner.stopping.subscribe();
         loop {
             let notify = self
                 .lock()
@@ -53,7 +54,7 @@ impl QueueService {
             let next_visible_ms = taken.next_visible_ms;
             let messages = self.record(taken).await?;
             let now = tokio::time::Instant::now();
-            if !messages.is_empty() || now >= deadline {
+            if !messages.is_empty() || now >= deadline || *stopping.borrow_and_update() {
                 return Ok(messages);
             }
             let until_visible = next_visible_ms
@@ -62,6 +63,7 @@ impl QueueService {
             tokio::select! {
                 _ = notified => {}
                 _ = tokio::time::sleep_until(until_visible.min(deadline)) => {}
+                _ = stopping.changed() => {}
             }
         }
     }
@@ -189,7 +191,7 @@ fn received(queue: &str, m: &Message) -> ReceivedMessage {
     }
     ReceivedMessage {
         message_id: m.id.clone(),
-        receipt_handle: receipt::encode(queue, &m.id),
+        receipt_handle: receipt::encode(queue, &m.id, m.receive_count),
         body: m.body.clone(),
         md5_of_body: m.md5_of_body.clone(),
         attributes,

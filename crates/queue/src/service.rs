@@ -71,6 +71,8 @@ pub(crate) struct Inner {
     queues: Mutex<BTreeMap<String, Queue>>,
     region: String,
     account: String,
+    /// Set to true when the server stops, which ends every long poll.
+    pub(crate) stopping: tokio::sync::watch::Sender<bool>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -114,10 +116,17 @@ impl QueueService {
             queues: Mutex::new(queues),
             region: region.to_string(),
             account: account.to_string(),
+            stopping: tokio::sync::watch::Sender::new(false),
         };
         let service = QueueService { inner: Arc::new(inner) };
         service.start_retention();
         Ok(service)
+    }
+
+    /// Ends the long polls waiting now and those that start later: each returns the
+    /// messages it has, so that a stopping server need not wait up to 20 s for them.
+    pub fn shutdown(&self) {
+        self.inner.stopping.send_replace(true);
     }
 
     /// Returns the account id in queue ARNs and URLs.
@@ -320,10 +329,14 @@ impl QueueService {
     /// Deletes every message of a queue.
     pub async fn purge(&self, queue: &str) -> Result<(), QueueError> {
         let name = self.existing(queue)?;
-        let stored_name = name.clone();
-        self.store(move |store| store.purge(&stored_name)).await?;
-        if let Some(q) = self.lock().get_mut(&name) {
-            q.clear();
+        // Only the messages in memory now are deleted from the store: a send that has written
+        // its rows but not yet added them here keeps its message in both places.
+        let ids = match self.lock().get_mut(&name) {
+            Some(q) => q.clear(),
+            None => return Err(QueueError::NonExistentQueue(queue.to_string())),
+        };
+        if !ids.is_empty() {
+            self.store(move |store| store.delete_messages(&ids)).await?;
         }
         Ok(())
     }
@@ -376,6 +389,9 @@ impl QueueService {
         }
         let stored: Vec<StoredMessage> = accepted.iter().map(|m| message_to_store(&name, m)).collect();
         let sequences = self.store(move |store| store.insert_messages(&stored)).await?;
+        if sequences.is_empty() {
+            return Err(QueueError::NonExistentQueue(queue.to_string()));
+        }
         let mut queues = self.lock();
         let Some(q) = queues.get_mut(&name) else {
             return Err(QueueError::NonExistentQueue(queue.to_string()));
@@ -426,7 +442,7 @@ impl QueueService {
     /// Deletes the message of a receipt handle. A message deleted already is no error.
     pub async fn delete(&self, queue: &str, receipt_handle: &str) -> Result<(), QueueError> {
         let name = self.existing(queue)?;
-        let id = receipt::decode(&name, receipt_handle)?;
+        let id = receipt::decode(&name, receipt_handle)?.id;
         let removed = self.lock().get_mut(&name).and_then(|q| q.remove(&id)).is_some();
         if removed {
             self.store(move |store| store.delete_messages(&[id])).await?;
@@ -447,12 +463,18 @@ impl QueueService {
             )));
         }
         let name = self.existing(queue)?;
-        let id = receipt::decode(&name, receipt_handle)?;
+        let receipt = receipt::decode(&name, receipt_handle)?;
+        let id = receipt.id;
         let now = now_ms();
         let update = {
             let mut queues = self.lock();
             let q = queues.get_mut(&name).ok_or_else(|| QueueError::NonExistentQueue(queue.to_string()))?;
-            let in_flight = q.get(&id).is_some_and(|m| m.receive_count > 0 && m.visible_at_ms > now);
+            // Only the handle of the latest receive counts: an earlier receiver's timeout ran out.
+            let in_flight = q.get(&id).is_some_and(|m| {
+                m.receive_count > 0
+                    && m.visible_at_ms > now
+                    && receipt.receive_count.is_none_or(|count| count == m.receive_count)
+            });
             if !in_flight {
                 return Err(QueueError::MessageNotInflight(receipt_handle.to_string()));
             }

@@ -60,7 +60,8 @@ pub trait QueueStore: Send + Sync {
     /// Loads every message of every queue, in order of arrival.
     fn load_messages(&self) -> Result<Vec<StoredMessage>, StoreError>;
 
-    /// Inserts messages atomically and returns the sequence number given to each.
+    /// Inserts messages atomically and returns the sequence number given to each. When a
+    /// message's queue no longer exists, nothing is inserted and the result is empty.
     fn insert_messages(&self, messages: &[StoredMessage]) -> Result<Vec<i64>, StoreError>;
 
     /// Records receives and visibility changes atomically.
@@ -195,6 +196,18 @@ impl QueueStore for SqliteQueueStore {
     fn insert_messages(&self, messages: &[StoredMessage]) -> Result<Vec<i64>, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
+        // A queue deleted after the send checked it must not keep rows that a queue created
+        // later under the same name would load.
+        for m in messages {
+            let exists: bool = transaction.query_row(
+                "SELECT EXISTS (SELECT 1 FROM queues WHERE name = ?1)",
+                params![m.queue],
+                |row| row.get(0),
+            )?;
+            if !exists {
+                return Ok(Vec::new());
+            }
+        }
         let mut sequences = Vec::with_capacity(messages.len());
         for m in messages {
             transaction.execute(
@@ -277,6 +290,19 @@ mod tests {
     }
 
     #[test]
+    fn messages_of_a_deleted_queue_are_not_inserted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queues.db");
+        let store = SqliteQueueStore::open(&path).unwrap();
+        let queue = StoredQueue { name: "q".into(), attributes: Vec::new(), created_ms: 1, modified_ms: 1 };
+        store.put_queue(&queue).unwrap();
+        store.delete_queue("q").unwrap();
+        assert_eq!(store.insert_messages(&[message("late")]).unwrap(), Vec::<i64>::new());
+        store.put_queue(&queue).unwrap();
+        assert!(store.load_messages().unwrap().is_empty());
+    }
+
+    #[test]
     fn messages_survive_reopening_the_database() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("queues.db");
@@ -306,7 +332,10 @@ mod tests {
     fn deleting_a_queue_deletes_its_messages() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteQueueStore::open(&dir.path().join("queues.db")).unwrap();
+        let queue = StoredQueue { name: "q".into(), attributes: Vec::new(), created_ms: 1, modified_ms: 1 };
+        store.put_queue(&queue).unwrap();
         store.insert_messages(&[message("a")]).unwrap();
+        assert_eq!(store.load_messages().unwrap().len(), 1);
         store.delete_queue("q").unwrap();
         assert!(store.load_messages().unwrap().is_empty());
     }

@@ -154,6 +154,7 @@ impl Call<'_> {
             total += entry.get("MessageBody").and_then(Value::as_str).map_or(0, str::len);
             match new_message(entry) {
                 Ok(message) => {
+                    total += attributes_size(&message.attributes);
                     ids.push(id);
                     messages.push(message);
                 }
@@ -277,6 +278,18 @@ impl Call<'_> {
         }
         Ok(json!({ "Successful": successful, "Failed": failed }))
     }
+}
+
+/// The bytes message attributes count towards a batch's size: names, types and values.
+fn attributes_size(attributes: &MessageAttributes) -> usize {
+    attributes
+        .iter()
+        .map(|(name, value)| {
+            let value_len = value.string_value.as_ref().map_or(0, String::len)
+                + value.binary_value.as_ref().map_or(0, Vec::len);
+            name.len() + value.data_type.len() + value_len
+        })
+        .sum()
 }
 
 /// Builds a failed batch entry as SQS reports it.

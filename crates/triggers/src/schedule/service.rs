@@ -46,6 +46,9 @@ pub struct RuleDescription {
     pub description: Option<String>,
 }
 
+/// The longest `ScheduleExpression` EventBridge accepts.
+const MAX_EXPRESSION_CHARS: usize = 256;
+
 /// The parameters of PutRule.
 #[derive(Debug, Clone, Default)]
 pub struct PutRuleRequest {
@@ -248,6 +251,13 @@ impl Schedules {
                     ))
                 }
             };
+        if expression_text.chars().count() > MAX_EXPRESSION_CHARS {
+            return Err(super::error::constraint(
+                &expression_text,
+                "scheduleExpression",
+                "Member must have length less than or equal to 256",
+            ));
+        }
         let expression = ScheduleExpression::parse(&expression_text).map_err(|err| {
             ScheduleError::Validation(format!("Parameter ScheduleExpression is not valid: {err}"))
         })?;
