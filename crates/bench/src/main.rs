@@ -38,6 +38,11 @@ struct Args {
     /// JSON report to write.
     #[arg(long, default_value = "docs/benchmarks.json")]
     json: PathBuf,
+    /// Directory under which the server keeps its data during the run. The default is on
+    /// the same file system as the repository, because the durable Event figures depend on
+    /// what a sync costs there; the system's temporary directory is often a tmpfs.
+    #[arg(long, default_value = "target")]
+    work_dir: PathBuf,
     /// Serve the floor's minimal HTTP server and print its address (used by the benchmark
     /// itself, so that the floor server is another process, as Flicker is).
     #[arg(long, hide = true)]
@@ -99,11 +104,11 @@ fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
     Ok(exe.parent().context("the benchmark binary has a directory")?.join(name))
 }
 
-fn start_server(flicker: &Path, extra: &[String]) -> anyhow::Result<(Server, String)> {
+fn start_server(flicker: &Path, extra: &[String], work_dir: &Path) -> anyhow::Result<(Server, String)> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let port = listener.local_addr()?.port();
     drop(listener);
-    let data_dir = std::env::temp_dir().join(format!("flicker-bench-{}", std::process::id()));
+    let data_dir = std::path::absolute(work_dir)?.join(format!("flicker-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
     let child = Command::new(flicker)
         .args([
@@ -574,10 +579,12 @@ fn machine() -> String {
 fn write_reports(args: &Args, rows: &[Row], command: &str) -> anyhow::Result<()> {
     let date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
     let mut text = format!(
-        "# Benchmarks\n\nWritten by `{command}` on {date}.\nMachine: {}. Each figure is next to its floor \
-         measured in the same run; the machine is shared, so compare ratios, not absolute times.\n\n\
+        "# Benchmarks\n\nWritten by `{command}` on {date}.\nMachine: {}; the server's data directory was \
+         under `{}`. Each figure is next to its floor measured in the same run; the machine is shared, \
+         so compare ratios, not absolute times.\n\n\
          | benchmark | figure | value | floor | ratio | target |\n| --- | --- | --- | --- | --- | --- |\n",
-        machine()
+        machine(),
+        args.work_dir.display()
     );
     for row in rows {
         text.push_str(&row.markdown());
@@ -621,7 +628,7 @@ async fn main() -> anyhow::Result<()> {
     let bootstrap_path = sibling_binary("flicker-bench-bootstrap")?;
     let bootstrap = std::fs::read(&bootstrap_path)
         .with_context(|| format!("failed to read {}", bootstrap_path.display()))?;
-    let (server, base) = start_server(&flicker_path, &args.server_args)?;
+    let (server, base) = start_server(&flicker_path, &args.server_args, &args.work_dir)?;
     let server_pid = server.child.id();
     let flicker = Flicker { http: HttpClient::new(), base };
 
