@@ -420,7 +420,7 @@ def test_python_site_packages_directory(lambda_client, function_name):
     assert payload["value"] == "site"
 
 
-def test_python_site_packages_directory_of_the_declared_runtime(lambda_client, function_name):
+def test_python_site_packages_of_declared_runtime(lambda_client, function_name):
     # A layer built for the function's runtime is found even when the host's Python differs.
     host = subprocess.run(
         ["python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],

@@ -131,8 +131,8 @@ def test_publish_on_code_update(lambda_client, versioned):
     assert result["code"] == "two"
 
 
-def test_code_update_with_publish_answers_the_new_version(lambda_client, versioned):
-    # Recorded from AWS: UpdateFunctionCode with Publish answers with the published version.
+def test_code_update_publish_returns_version(lambda_client, versioned):
+    # Recorded from AWS: UpdateFunctionCode with Publish returns the published version.
     updated = lambda_client.update_function_code(
         FunctionName=versioned, ZipFile=make_zip(app("two")), Publish=True
     )

@@ -356,7 +356,7 @@ impl Engine {
         }
         let saved = self.save(config).await?;
         if request.publish == Some(true) {
-            // As in AWS, the answer is then the configuration of the published version.
+            // As in AWS, the response is then the configuration of the published version.
             return self.publish_locked(reference, Default::default()).await;
         }
         Ok(saved)
