@@ -124,6 +124,22 @@ def test_route_not_found(routed):
         assert json.loads(raw) == {"message": "Not Found"}
 
 
+def test_route_to_missing_function_logs_warning(tmp_path):
+    routes = tmp_path / "routes.toml"
+    routes.write_text('[[route]]\nmethod = "GET"\npath = "/gone"\nfunction = "never-created"\n')
+    server = Server(tmp_path / "data", ["--routes", str(routes)]).start()
+    try:
+        status, _, raw = route_request(server, "GET", "/gone")
+    finally:
+        server.stop()
+    log = server.log()
+
+    assert status == 404
+    assert json.loads(raw) == {"Message": "Not Found"}
+    assert "the function of an HTTP route does not exist" in log
+    assert "function=never-created" in log
+
+
 def test_route_structured_and_binary(routed):
     server, _ = routed
     status, headers, raw = route_request(server, "GET", "/files/structured")

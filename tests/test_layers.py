@@ -420,6 +420,31 @@ def test_python_site_packages_directory(lambda_client, function_name):
     assert payload["value"] == "site"
 
 
+def test_python_site_packages_of_declared_runtime(lambda_client, function_name):
+    # A layer built for the function's runtime is found even when the host's Python differs.
+    host = subprocess.run(
+        ["python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    declared = "3.13" if host != "3.13" else "3.12"
+    zip_bytes = make_zip({f"python/lib/python{declared}/site-packages/declaredmod.py": "VALUE = 'declared'\n"})
+    layer = publish(lambda_client, layer_name(), zip_bytes)
+
+    create_function(
+        lambda_client,
+        function_name,
+        {"app.py": IMPORTER},
+        runtime=f"python{declared}",
+        Layers=[layer["LayerVersionArn"]],
+    )
+    response, payload = invoke_json(lambda_client, function_name, {"module": "declaredmod"})
+
+    assert "FunctionError" not in response, payload
+    assert payload["value"] == "declared"
+
+
 def test_node_function_requires_from_layer(lambda_client, function_name):
     zip_bytes = make_zip(
         {"nodejs/node_modules/greeting/index.js": "exports.greet = (name) => `hello ${name} from a layer`;\n"}

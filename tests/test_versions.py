@@ -131,6 +131,18 @@ def test_publish_on_code_update(lambda_client, versioned):
     assert result["code"] == "two"
 
 
+def test_code_update_publish_returns_version(lambda_client, versioned):
+    # Recorded from AWS: UpdateFunctionCode with Publish returns the published version.
+    updated = lambda_client.update_function_code(
+        FunctionName=versioned, ZipFile=make_zip(app("two")), Publish=True
+    )
+    latest = lambda_client.get_function_configuration(FunctionName=versioned)
+
+    assert updated["Version"] == "1"
+    assert updated["FunctionArn"] == f"{function_arn(versioned)}:1"
+    assert updated["CodeSha256"] == latest["CodeSha256"]
+
+
 def test_list_versions_arns_and_order(lambda_client, versioned):
     lambda_client.publish_version(FunctionName=versioned)
     lambda_client.update_function_configuration(FunctionName=versioned, Description="changed")

@@ -668,7 +668,14 @@ def _set_sys_path(task_root):
         major, minor = sys.version_info[:2]
         # FLICKER_OPT_DIR is set only by sandboxes that mount the layers elsewhere than /opt.
         opt = os.environ.get("FLICKER_OPT_DIR", "/opt")
-        directories.append(f"{opt}/python/lib/python{major}.{minor}/site-packages")
+        versions = [f"{major}.{minor}"]
+        # The host interpreter may differ from the function's runtime. A layer built for
+        # the runtime keeps its packages under the runtime's version, so that comes first.
+        declared = os.environ.get("AWS_EXECUTION_ENV", "").removeprefix("AWS_Lambda_python")
+        if declared[:2] == "3." and declared[2:].isdigit() and declared != versions[0]:
+            versions.insert(0, declared)
+        for version in versions:
+            directories.append(f"{opt}/python/lib/python{version}/site-packages")
         directories.append(f"{opt}/python")
     sys.path[0:0] = directories
     for directory in directories:

@@ -332,6 +332,12 @@ async fn serve_route(state: &AppState, request: Request) -> Response {
     };
     match invoke(&state.engine, function, &event).await {
         Ok(result) => into_response(result_response(&result, format), result.request_id.as_deref()),
-        Err(response) => response,
+        Err(response) => {
+            // The routes file is read at start-up, so its function may be missing or deleted.
+            if response.status() == StatusCode::NOT_FOUND {
+                warn!(route = %route.route_key(), function = %route.function, "the function of an HTTP route does not exist");
+            }
+            response
+        }
     }
 }

@@ -362,7 +362,8 @@ impl Engine {
         }
         let saved = self.save(config).await?;
         if request.publish == Some(true) {
-            self.publish_locked(reference, Default::default()).await?;
+            // As in AWS, the response is then the configuration of the published version.
+            return self.publish_locked(reference, Default::default()).await;
         }
         Ok(saved)
     }
