@@ -2,7 +2,7 @@
 //! had, so that numbers are never reused after a deletion. Layer archives live in the
 //! `BlobStore` like function code.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use flicker_model::layer::LayerVersionRecord;
@@ -47,13 +47,7 @@ pub struct SqliteLayerStore {
 impl SqliteLayerStore {
     /// Opens or creates the layer tables in the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let open_error = |source| StoreError::Open { path: PathBuf::from(path), source };
-        let connection = Connection::open(path).map_err(open_error)?;
-        connection
-            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
-            .map_err(open_error)?;
-        connection.execute_batch(SCHEMA).map_err(open_error)?;
-        Ok(Self { connection: Mutex::new(connection) })
+        Ok(Self { connection: Mutex::new(crate::sqlite::open_connection(path, SCHEMA)?) })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {

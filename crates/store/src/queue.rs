@@ -2,7 +2,7 @@
 //! trait is the boundary that a PostgreSQL implementation will also fill. The queue service
 //! keeps its hot-path state in memory and writes every change here first.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use rusqlite::{params, Connection};
@@ -108,13 +108,7 @@ CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (queue);
 impl SqliteQueueStore {
     /// Opens or creates the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let open_error = |source| StoreError::Open { path: PathBuf::from(path), source };
-        let connection = Connection::open(path).map_err(open_error)?;
-        connection
-            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
-            .map_err(open_error)?;
-        connection.execute_batch(SCHEMA).map_err(open_error)?;
-        Ok(Self { connection: Mutex::new(connection) })
+        Ok(Self { connection: Mutex::new(crate::sqlite::open_connection(path, SCHEMA)?) })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {

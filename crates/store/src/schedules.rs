@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -54,19 +53,13 @@ CREATE TABLE IF NOT EXISTS schedule_targets (
 );
 ";
 
-/// How long a write waits for another connection to the same file to finish its own.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
 impl ScheduleStore {
     /// Opens or creates the schedule tables in the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let open_error = |source| StoreError::Open { path: PathBuf::from(path), source };
-        let connection = Connection::open(path).map_err(open_error)?;
-        connection.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
+        let connection = crate::sqlite::open_connection(path, SCHEMA)?;
         connection
-            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-            .map_err(open_error)?;
-        connection.execute_batch(SCHEMA).map_err(open_error)?;
+            .execute_batch("PRAGMA foreign_keys = ON;")
+            .map_err(|source| StoreError::Open { path: PathBuf::from(path), source })?;
         Ok(Self { connection: Mutex::new(connection) })
     }
 

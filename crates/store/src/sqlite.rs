@@ -2,12 +2,28 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use flicker_model::url::UrlConfig;
 use flicker_model::{FunctionConfig, FunctionSettings};
 use rusqlite::{params, Connection, ErrorCode};
 
 use crate::{Store, StoreError};
+
+/// How long a write waits for the write of another connection to the same file.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens the database at `path` in WAL mode with synchronous commits and creates the tables
+/// of `schema`. Several stores keep a connection of their own to one file, so the busy
+/// timeout makes a write wait for another's instead of failing with SQLITE_BUSY.
+pub(crate) fn open_connection(path: &Path, schema: &str) -> Result<Connection, StoreError> {
+    let open_error = |source| StoreError::Open { path: PathBuf::from(path), source };
+    let connection = Connection::open(path).map_err(open_error)?;
+    connection.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
+    connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;").map_err(open_error)?;
+    connection.execute_batch(schema).map_err(open_error)?;
+    Ok(connection)
+}
 
 /// Function configurations in one SQLite file, in WAL mode.
 pub struct SqliteStore {
@@ -41,17 +57,7 @@ CREATE TABLE IF NOT EXISTS event_source_mappings (
 impl SqliteStore {
     /// Opens or creates the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let open_error = |source| StoreError::Open { path: PathBuf::from(path), source };
-        let connection = Connection::open(path).map_err(open_error)?;
-        connection
-            // Other tables of this file are written through connections of their own, so a
-            // write waits for theirs instead of failing with SQLITE_BUSY.
-            .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
-            )
-            .map_err(open_error)?;
-        connection.execute_batch(SCHEMA).map_err(open_error)?;
-        Ok(Self { connection: Mutex::new(connection) })
+        Ok(Self { connection: Mutex::new(open_connection(path, SCHEMA)?) })
     }
 
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {

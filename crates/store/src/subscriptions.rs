@@ -1,6 +1,6 @@
 //! Log subscription filters in their own SQLite table, next to the function configurations.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use rusqlite::{params, Connection};
@@ -43,15 +43,7 @@ pub struct SubscriptionFilterStore {
 impl SubscriptionFilterStore {
     /// Opens or creates the table in the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let open_error = |source| StoreError::Open { path: PathBuf::from(path), source };
-        let connection = Connection::open(path).map_err(open_error)?;
-        connection
-            .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
-            )
-            .map_err(open_error)?;
-        connection.execute_batch(SCHEMA).map_err(open_error)?;
-        Ok(Self { connection: Mutex::new(connection) })
+        Ok(Self { connection: Mutex::new(crate::sqlite::open_connection(path, SCHEMA)?) })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
