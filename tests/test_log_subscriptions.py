@@ -252,8 +252,9 @@ def test_describe_log_groups(server, two_functions):
     assert [g["logGroupName"] for g in found] == [group(source)]
     assert found[0]["arn"] == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group(source)}:*"
     assert found[0]["logGroupArn"] == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group(source)}"
-    everything = logs.describe_log_groups()["logGroups"]
-    assert group(source) in [g["logGroupName"] for g in everything]
+    pages = logs.get_paginator("describe_log_groups").paginate()
+    everything = [g["logGroupName"] for page in pages for g in page["logGroups"]]
+    assert group(source) in everything
 
 
 def test_cli_manages_filters(server, two_functions):
