@@ -548,7 +548,7 @@ def test_reserved_concurrency_zero_sends_events_to_failure_destination(start_ser
     assert calls(tmp_path / "source") == []
 
 
-def test_deleted_alias_and_version_lose_their_event_invoke_configs(async_server, function_name, tmp_path):
+def test_deleting_qualifier_deletes_its_config(async_server, function_name, tmp_path):
     client = async_server.client()
     make_function(client, function_name, RECORDER, tmp_path / "out")
     version = client.publish_version(FunctionName=function_name)["Version"]

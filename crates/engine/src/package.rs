@@ -162,23 +162,24 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> UnpackError + '_ {
     move |source| UnpackError::Io { path: path.to_path_buf(), source }
 }
 
-/// Like `io_error`, for writing an entry of the archive: an entry that collides with an
-/// earlier one (a file where a directory must be, a directory or symbolic link where a file
-/// must be) is a fault of the archive, not of the server.
+/// Maps an error of writing an entry of the archive. An entry that collides with an earlier
+/// one (a file where a directory must be, a directory or symbolic link where a file must be)
+/// is a fault of the archive, so it makes the archive invalid instead of failing the server.
 fn entry_error<'a>(relative: &'a Path) -> impl FnOnce(std::io::Error) -> UnpackError + 'a {
     use std::io::ErrorKind;
-    move |source| match source.kind() {
-        ErrorKind::NotADirectory | ErrorKind::IsADirectory | ErrorKind::AlreadyExists => {
+    move |source| {
+        let collides = matches!(
+            source.kind(),
+            ErrorKind::NotADirectory | ErrorKind::IsADirectory | ErrorKind::AlreadyExists
+        ) || source.raw_os_error() == Some(nix::libc::ELOOP);
+        if collides {
             UnpackError::Invalid(format!(
                 "entry {} collides with an earlier entry: {source}",
                 relative.display()
             ))
+        } else {
+            UnpackError::Io { path: relative.to_path_buf(), source }
         }
-        _ if source.raw_os_error() == Some(nix::libc::ELOOP) => UnpackError::Invalid(format!(
-            "entry {} collides with an earlier entry: {source}",
-            relative.display()
-        )),
-        _ => UnpackError::Io { path: relative.to_path_buf(), source },
     }
 }
 
