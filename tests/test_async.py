@@ -546,3 +546,72 @@ def test_reserved_concurrency_zero_sends_events_to_failure_destination(start_ser
     assert record["requestContext"]["approximateInvokeCount"] == 0
     assert record["requestPayload"] == {"blocked": True}
     assert calls(tmp_path / "source") == []
+
+
+def test_deleting_qualifier_deletes_its_config(async_server, function_name, tmp_path):
+    client = async_server.client()
+    make_function(client, function_name, RECORDER, tmp_path / "out")
+    version = client.publish_version(FunctionName=function_name)["Version"]
+    client.create_alias(FunctionName=function_name, Name="live", FunctionVersion=version)
+    client.put_function_event_invoke_config(FunctionName=function_name, Qualifier=version, MaximumRetryAttempts=0)
+    client.put_function_event_invoke_config(FunctionName=function_name, Qualifier="live", MaximumRetryAttempts=1)
+
+    # DeleteFunction with an alias as qualifier deletes nothing, so the alias keeps its configuration.
+    client.delete_function(FunctionName=function_name, Qualifier="live")
+    assert client.get_function_event_invoke_config(FunctionName=function_name, Qualifier="live")[
+        "MaximumRetryAttempts"
+    ] == 1
+
+    client.delete_alias(FunctionName=function_name, Name="live")
+    client.delete_function(FunctionName=function_name, Qualifier=version)
+    listed = client.list_function_event_invoke_configs(FunctionName=function_name)["FunctionEventInvokeConfigs"]
+    assert listed == []
+
+    # A new alias of the same name starts without the deleted alias's configuration.
+    client.create_alias(FunctionName=function_name, Name="live", FunctionVersion="$LATEST")
+    status, code, _ = client_error(client.get_function_event_invoke_config, FunctionName=function_name, Qualifier="live")
+    assert (status, code) == (404, "ResourceNotFoundException")
+    async_server.restart()
+    client = async_server.client()
+    assert client.list_function_event_invoke_configs(FunctionName=function_name)["FunctionEventInvokeConfigs"] == []
+
+
+# The minimum MaximumEventAgeInSeconds is 60, so this test takes a minute.
+def test_huge_retry_scale_waits_until_the_event_expires(start_server, function_name, tmp_path):
+    server = start_server("--sandbox", "process", "--async-retry-scale", "1e300")
+    client = server.client()
+    make_function(client, function_name, FLAKY, tmp_path / "source", FAILURES=100)
+    make_function(client, f"{function_name}-dest", RECORDER, tmp_path / "dest")
+    client.put_function_event_invoke_config(
+        FunctionName=function_name,
+        MaximumEventAgeInSeconds=60,
+        DestinationConfig={"OnFailure": {"Destination": arn(f"{function_name}-dest")}},
+    )
+    request_id = invoke_event(client, function_name, {"scale": "huge"})
+    [delivery] = wait_for_calls(tmp_path / "dest", 1, deadline_seconds=150)
+    assert delivery["event"]["requestContext"]["requestId"] == request_id
+    assert delivery["event"]["requestContext"]["condition"] == "EventAgeExceeded"
+    assert "panicked" not in server.log()
+
+
+def test_destination_chain_logs_each_event_on_its_own(async_server, function_name, tmp_path):
+    client = async_server.client()
+    make_function(client, function_name, RECORDER, tmp_path / "first")
+    make_function(client, f"{function_name}-next", RECORDER, tmp_path / "next")
+    make_function(client, f"{function_name}-gone", RECORDER, tmp_path / "gone")
+    client.put_function_event_invoke_config(
+        FunctionName=function_name, DestinationConfig={"OnSuccess": {"Destination": arn(f"{function_name}-next")}}
+    )
+    client.put_function_event_invoke_config(
+        FunctionName=f"{function_name}-next",
+        DestinationConfig={"OnSuccess": {"Destination": arn(f"{function_name}-gone")}},
+    )
+    client.delete_function(FunctionName=f"{function_name}-gone")
+    invoke_event(client, function_name, {"chain": 1})
+    wait_for_calls(tmp_path / "next", 1)
+    deadline = time.monotonic() + 60
+    while "sending an asynchronous invocation record failed" not in async_server.log():
+        assert time.monotonic() < deadline, "the failed send to a deleted function was not logged"
+        time.sleep(0.1)
+    # The event of the second function is not logged inside the span of the first one.
+    assert not re.search(r"async_event\{[^\n]*async_event\{", async_server.log())

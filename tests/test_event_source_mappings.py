@@ -335,6 +335,28 @@ def test_more_than_five_filters_rejected(lambda_client, sqs, idle_function):
     assert (status, code) == (400, "InvalidParameterValueException")
 
 
+def test_filter_pattern_longer_than_4096_rejected(lambda_client, sqs, idle_function):
+    _, queue_arn = make_queue(sqs)
+    created = lambda_client.create_event_source_mapping(FunctionName=idle_function, EventSourceArn=queue_arn)
+    fits = json.dumps({"body": {"n": list(range(800))}})[:4096]
+    fits = fits[: fits.rindex(",")] + "]}}"
+    long = json.dumps({"body": {"n": list(range(20000))}})
+    assert len(fits) <= 4096 < len(long)
+    lambda_client.update_event_source_mapping(
+        UUID=created["UUID"], FilterCriteria={"Filters": [{"Pattern": fits}]}
+    )
+    with pytest.raises(ClientError) as excinfo:
+        lambda_client.update_event_source_mapping(
+            UUID=created["UUID"], FilterCriteria={"Filters": [{"Pattern": fits}, {"Pattern": long}]}
+        )
+    status, code, message = error_of(excinfo)
+    assert (status, code) == (400, "ValidationException")
+    assert "'filterCriteria.filters.2.member.pattern'" in message
+    assert "Member must have length less than or equal to 4096" in message
+    got = lambda_client.get_event_source_mapping(UUID=created["UUID"])
+    assert got["FilterCriteria"] == {"Filters": [{"Pattern": fits}]}
+
+
 def test_update_changes_fields(lambda_client, sqs, idle_function):
     _, queue_arn = make_queue(sqs)
     created = lambda_client.create_event_source_mapping(FunctionName=idle_function, EventSourceArn=queue_arn)

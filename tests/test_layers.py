@@ -753,3 +753,35 @@ def test_layers_survive_restart(start_server, function_name):
     assert client.get_function_configuration(FunctionName=function_name)["Layers"][0]["Arn"] == (
         first["LayerVersionArn"]
     )
+
+
+def colliding_zip(first, second):
+    """A zip whose second entry needs a directory or file where the first entry put the other."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(first, "1")
+        archive.writestr(second, "2")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "first, second", [("python/x", "python/x/y.py"), ("python/x/", "python/x"), ("app.py/", "app.py")]
+)
+def test_colliding_entries_are_a_bad_archive(lambda_client, function_name, first, second):
+    archive = colliding_zip(first, second)
+    layer = publish(lambda_client, layer_name(), archive)["LayerVersionArn"]
+    unzip_error = {
+        "Code": "InvalidParameterValueException",
+        "Message": "Could not unzip uploaded file. Please check your file, then try to upload again.",
+    }
+    error = error_of(create_function, lambda_client, function_name, {"app.py": IMPORTER}, Layers=[layer])
+    assert (error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]) == (400, unzip_error)
+    error = error_of(
+        lambda_client.create_function,
+        FunctionName=function_name,
+        Runtime="python3.12",
+        Role=f"arn:aws:iam::{ACCOUNT}:role/lambda-role",
+        Handler="app.handler",
+        Code={"ZipFile": archive},
+    )
+    assert (error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]) == (400, unzip_error)

@@ -127,8 +127,13 @@ pub(crate) async fn delete(
 ) -> ApiResult<Response> {
     let function = function_ref(&name, &params)?;
     state.engine.delete_function(&function).await?;
-    if function.qualifier.is_none() {
-        state.events.forget_function(&function.name).await?;
+    match &function.qualifier {
+        None => state.events.forget_function(&function.name).await?,
+        // A qualifier that is no version number deletes nothing, so its configuration stays.
+        Some(version) if version.bytes().all(|b| b.is_ascii_digit()) => {
+            state.events.forget_qualifier(&function.name, version).await?
+        }
+        Some(_) => {}
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -111,10 +111,12 @@ pub(crate) async fn update_alias(
 }
 
 pub(crate) async fn delete_alias(
-    State(engine): State<Engine>,
+    State(state): State<crate::AppState>,
     Path((name, alias)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    engine.delete_alias(&unqualified(&name)?, &alias).await?;
+    let function = unqualified(&name)?;
+    state.engine.delete_alias(&function, &alias).await?;
+    state.events.forget_qualifier(&function.name, &alias).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -162,6 +162,27 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> UnpackError + '_ {
     move |source| UnpackError::Io { path: path.to_path_buf(), source }
 }
 
+/// Maps an error of writing an entry of the archive. An entry that collides with an earlier
+/// one (a file where a directory must be, a directory or symbolic link where a file must be)
+/// is a fault of the archive, so it makes the archive invalid instead of failing the server.
+fn entry_error<'a>(relative: &'a Path) -> impl FnOnce(std::io::Error) -> UnpackError + 'a {
+    use std::io::ErrorKind;
+    move |source| {
+        let collides = matches!(
+            source.kind(),
+            ErrorKind::NotADirectory | ErrorKind::IsADirectory | ErrorKind::AlreadyExists
+        ) || source.raw_os_error() == Some(nix::libc::ELOOP);
+        if collides {
+            UnpackError::Invalid(format!(
+                "entry {} collides with an earlier entry: {source}",
+                relative.display()
+            ))
+        } else {
+            UnpackError::Io { path: relative.to_path_buf(), source }
+        }
+    }
+}
+
 /// Unpacks `zip` into `root/<sha256_hex>` unless that directory exists, and returns it.
 /// The archive is unpacked next to its final place and renamed, so a crash never leaves a
 /// half-unpacked directory under the final name; a failed unpack leaves nothing behind.
@@ -212,11 +233,11 @@ fn extract(zip: &[u8], dir: &Path) -> Result<(), UnpackError> {
         let path = dir.join(&relative);
         reject_symlinked_parents(dir, &relative)?;
         if entry.is_dir() {
-            std::fs::create_dir_all(&path).map_err(io_error(&path))?;
+            std::fs::create_dir_all(&path).map_err(entry_error(&relative))?;
             continue;
         }
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io_error(parent))?;
+            std::fs::create_dir_all(parent).map_err(entry_error(&relative))?;
         }
         let mode = entry.unix_mode();
         if mode.is_some_and(|m| m & FILE_TYPE_MASK == SYMLINK_TYPE) {
@@ -224,7 +245,7 @@ fn extract(zip: &[u8], dir: &Path) -> Result<(), UnpackError> {
             std::io::Read::read_to_string(&mut (&mut entry).take(4096), &mut target)
                 .map_err(|err| UnpackError::Invalid(err.to_string()))?;
             let _ = std::fs::remove_file(&path);
-            std::os::unix::fs::symlink(&target, &path).map_err(io_error(&path))?;
+            std::os::unix::fs::symlink(&target, &path).map_err(entry_error(&relative))?;
             continue;
         }
         let mut file = std::fs::OpenOptions::new()
@@ -233,7 +254,7 @@ fn extract(zip: &[u8], dir: &Path) -> Result<(), UnpackError> {
             .truncate(true)
             .custom_flags(nix::libc::O_NOFOLLOW)
             .open(&path)
-            .map_err(io_error(&path))?;
+            .map_err(entry_error(&relative))?;
         let remaining = limits::CODE_UNZIPPED - written;
         let copied = std::io::copy(&mut (&mut entry).take(remaining + 1), &mut file)
             .map_err(|err| UnpackError::Invalid(format!("entry {:?}: {err}", entry.name())))?;

@@ -139,6 +139,22 @@ impl Events {
         Ok(())
     }
 
+    /// Deletes the configuration of a deleted version or alias, so that it is neither listed
+    /// nor taken over by a later alias or version of the same name.
+    pub async fn forget_qualifier(&self, function_name: &str, qualifier: &str) -> Result<(), ApiError> {
+        let _writes = self.inner.config_writes.lock().await;
+        let key = (function_name.to_string(), qualifier.to_string());
+        let stored =
+            self.inner.configs.read().unwrap_or_else(|poisoned| poisoned.into_inner()).contains_key(&key);
+        if !stored {
+            return Ok(());
+        }
+        self.inner.journal.delete_config(function_name, Some(qualifier)).await.map_err(internal)?;
+        let mut configs = self.inner.configs.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        configs.remove(&key);
+        Ok(())
+    }
+
     /// ListFunctionEventInvokeConfigs: the configurations of every qualifier of a function,
     /// ordered by qualifier. `marker` is the qualifier after which the page starts.
     pub fn list_configs(

@@ -55,7 +55,7 @@ fn finished(condition: Condition, invocations: u32, last: Option<InvokeResponse>
 impl Events {
     pub(crate) fn spawn_dispatch(&self, event: StoredEvent) {
         let events = self.clone();
-        let span = info_span!("async_event", request_id = %event.request_id, function = %event.function_name);
+        let span = info_span!(parent: None, "async_event", request_id = %event.request_id, function = %event.function_name);
         tokio::spawn(
             async move {
                 let ending = events.deliver(&event).await;

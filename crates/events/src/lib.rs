@@ -183,7 +183,9 @@ impl Events {
 
     fn retry_delay(&self, attempts: u32) -> Duration {
         let base = if attempts <= 1 { 60.0 } else { 120.0 };
-        Duration::from_secs_f64(base * self.inner.settings.retry_scale.max(0.0))
+        // A scale so large that the delay overflows a Duration waits as long as possible,
+        // because the event's maximum age ends the wait anyway.
+        Duration::try_from_secs_f64(base * self.inner.settings.retry_scale.max(0.0)).unwrap_or(Duration::MAX)
     }
 }
 

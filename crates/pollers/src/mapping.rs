@@ -23,6 +23,8 @@ pub const MIN_MAXIMUM_CONCURRENCY: u32 = 2;
 pub const MAX_MAXIMUM_CONCURRENCY: u32 = 1000;
 /// Filters allowed in one `FilterCriteria`.
 pub const MAX_FILTERS: usize = 5;
+/// The longest `Pattern` of a filter, in characters (the service model's limit).
+pub const MAX_PATTERN_LENGTH: usize = 4096;
 
 /// `FilterCriteria`: a message is delivered when it matches any of the filters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,8 +244,15 @@ pub fn filter_criteria(criteria: FilterCriteria) -> Result<FilterCriteria, ApiEr
             criteria.filters.len()
         )));
     }
-    for filter in &criteria.filters {
+    for (index, filter) in criteria.filters.iter().enumerate() {
         let text = filter.pattern.as_deref().unwrap_or_default();
+        if text.chars().count() > MAX_PATTERN_LENGTH {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{text}' at 'filterCriteria.filters.{}.member.pattern' \
+                 failed to satisfy constraint: Member must have length less than or equal to {MAX_PATTERN_LENGTH}",
+                index + 1
+            )));
+        }
         Pattern::parse(text).map_err(|_| ApiError::invalid_parameter(INVALID_PATTERN))?;
     }
     Ok(criteria)
