@@ -84,11 +84,13 @@ impl Engine {
         }
         let zip = decode_zip(content.zip_file.as_deref().ok_or_else(|| missing("Content.ZipFile"))?)?;
 
-        // NOTE: only the archive's directory is read here. The entries are unpacked, and a
-        // damaged entry is reported, when a function first uses the layer.
+        // The archive is unpacked before its blob is stored, as function code is, so that a
+        // damaged archive is rejected here and leaves nothing behind.
         let blobs = self.inner.blobs.clone();
+        let unpacked = self.inner.settings.data_dir.join("layers").join("unpacked");
         let package = tokio::task::spawn_blocking(move || {
             let info = package::inspect(&zip)?;
+            package::unpack(&zip, &unpacked, &info.sha256_hex).map_err(|e| e.to_api_error())?;
             blobs.put(&info.sha256_hex, &zip).map_err(|e| internal("storing the layer archive", e))?;
             Ok::<_, ApiError>(info)
         })
