@@ -459,6 +459,37 @@ def test_filter_and_get_log_events(pair):
     assert error_code(excinfo) == "ResourceNotFoundException"
 
 
+def test_describe_log_streams(pair):
+    """The stream names that GetLogEvents needs are listed, newest last by event time."""
+    server, lambda_client, logs, producer, _, _ = pair
+    stream = produce(lambda_client, producer, ["first environment"])
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    streams = []
+    while time.monotonic() < deadline:
+        streams = logs.describe_log_streams(logGroupName=group(producer))["logStreams"]
+        if streams:
+            break
+        time.sleep(0.2)
+    assert [s["logStreamName"] for s in streams] == [stream]
+    assert streams[0]["firstEventTimestamp"] <= streams[0]["lastEventTimestamp"]
+    assert streams[0]["arn"].endswith(f":log-group:{group(producer)}:log-stream:{stream}")
+
+    code, output, stderr = server.aws(
+        "logs", "describe-log-streams", "--log-group-name", group(producer),
+        "--order-by", "LastEventTime", "--descending",
+    )
+    assert code == 0, stderr
+    assert [s["logStreamName"] for s in output["logStreams"]] == [stream]
+    assert logs.describe_log_streams(logGroupName=group(producer), logStreamNamePrefix="zz")["logStreams"] == []
+
+    with pytest.raises(ClientError) as excinfo:
+        logs.describe_log_streams(logGroupName=group(producer), orderBy="LastEventTime", logStreamNamePrefix="2")
+    assert error_code(excinfo) == "InvalidParameterException"
+    with pytest.raises(ClientError) as excinfo:
+        logs.describe_log_streams(logGroupName="/aws/lambda/no-such-function")
+    assert error_code(excinfo) == "ResourceNotFoundException"
+
+
 def test_unknown_logs_operation(server):
     logs = server.client("logs")
     with pytest.raises(ClientError) as excinfo:

@@ -70,6 +70,10 @@ pub(crate) async fn dispatch(subscriptions: &LogSubscriptions, operation: &str, 
             Ok(request) => subscriptions.describe_log_groups(request).await.map(ok_response),
             Err(error) => Err(error),
         },
+        "DescribeLogStreams" => match parse(&body) {
+            Ok(request) => subscriptions.describe_log_streams(request).await.map(ok_response),
+            Err(error) => Err(error),
+        },
         "FilterLogEvents" => match parse(&body) {
             Ok(request) => subscriptions.filter_log_events(request).await.map(ok_response),
             Err(error) => Err(error),

@@ -1,5 +1,5 @@
 //! The reading operations of CloudWatch Logs over the function log files: DescribeLogGroups,
-//! FilterLogEvents and GetLogEvents. A function's file contains one event per line,
+//! DescribeLogStreams, FilterLogEvents and GetLogEvents. A function's file contains one event per line,
 //! `MILLISECONDS\tSTREAM\tMESSAGE`, with line breaks inside a message written as carriage
 //! returns; the previous file (`NAME.log.1`) is read first.
 
@@ -154,6 +154,67 @@ impl LogSubscriptions {
         let next_token = (matching.len() > limit).then(|| matching[limit - 1].log_group_name.clone());
         let log_groups = matching.into_iter().take(limit).collect();
         Ok(DescribeLogGroupsResponse { log_groups, next_token })
+    }
+
+    /// DescribeLogStreams: the streams of a log group, one per execution environment that
+    /// wrote to it, ordered by name or by last event time. `nextToken` is the position in
+    /// that order.
+    pub async fn describe_log_streams(
+        &self,
+        request: DescribeLogStreamsRequest,
+    ) -> Result<DescribeLogStreamsResponse, ApiError> {
+        let group = group_name_of(&request.log_group_name, &request.log_group_identifier)?;
+        let limit = check_limit(request.limit, 50)?;
+        let by_last_event = match request.order_by.as_deref() {
+            None | Some("LogStreamName") => false,
+            Some("LastEventTime") => true,
+            Some(other) => {
+                return Err(invalid_parameter(format!(
+                    "Invalid orderBy '{other}': expected LogStreamName or LastEventTime."
+                )))
+            }
+        };
+        let prefix = request.log_stream_name_prefix.unwrap_or_default();
+        if by_last_event && !prefix.is_empty() {
+            return Err(invalid_parameter("Cannot order by LastEventTime with a logStreamNamePrefix."));
+        }
+        let function = self.existing_group(&group).await?;
+
+        // First and last event time of each stream.
+        let mut spans: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        for event in self.events_of(function).await? {
+            let span = spans.entry(event.stream).or_insert((event.timestamp, event.timestamp));
+            span.0 = span.0.min(event.timestamp);
+            span.1 = span.1.max(event.timestamp);
+        }
+        let group_arn = self.log_group(function, 0, 0).log_group_arn;
+        let mut streams: Vec<LogStream> = spans
+            .into_iter()
+            .filter(|(name, _)| name.starts_with(&prefix))
+            .map(|(name, (first, last))| LogStream {
+                arn: format!("{group_arn}:log-stream:{name}"),
+                log_stream_name: name,
+                creation_time: first,
+                first_event_timestamp: first,
+                last_event_timestamp: last,
+                last_ingestion_time: last,
+                stored_bytes: 0,
+            })
+            .collect();
+        if by_last_event {
+            streams.sort_by_key(|stream| stream.last_event_timestamp);
+        }
+        if request.descending.unwrap_or(false) {
+            streams.reverse();
+        }
+        let start = match request.next_token.as_deref() {
+            Some(token) => parse_token(token, 'f')?.min(streams.len()),
+            None => 0,
+        };
+        let end = (start + limit).min(streams.len());
+        let next_token = (end < streams.len()).then(|| format!("f/{end}"));
+        let log_streams = streams.drain(start..end).collect();
+        Ok(DescribeLogStreamsResponse { log_streams, next_token })
     }
 
     fn log_group(&self, function: &str, creation_time: i64, stored_bytes: u64) -> LogGroup {

@@ -82,6 +82,38 @@ pub struct DescribeLogGroupsResponse {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
+pub struct DescribeLogStreamsRequest {
+    pub log_group_name: Option<String>,
+    pub log_group_identifier: Option<String>,
+    pub log_stream_name_prefix: Option<String>,
+    pub order_by: Option<String>,
+    pub descending: Option<bool>,
+    pub next_token: Option<String>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogStream {
+    pub log_stream_name: String,
+    pub creation_time: i64,
+    pub first_event_timestamp: i64,
+    pub last_event_timestamp: i64,
+    pub last_ingestion_time: i64,
+    pub arn: String,
+    pub stored_bytes: u64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeLogStreamsResponse {
+    pub log_streams: Vec<LogStream>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct FilterLogEventsRequest {
     pub log_group_name: Option<String>,
     pub log_group_identifier: Option<String>,
