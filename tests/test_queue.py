@@ -82,7 +82,7 @@ def test_queue_lifecycle_create_get_list_delete(server, sqs, queue_name):
     assert "QueueUrls" not in sqs.list_queues(QueueNamePrefix=queue_name)
 
 
-def test_queue_url_with_another_host_names_the_same_queue(sqs, queue_name):
+def test_queue_url_other_host(sqs, queue_name):
     url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
     rewritten = f"http://sqs.example.invalid/{ACCOUNT}/{queue_name}"
     sqs.send_message(QueueUrl=rewritten, MessageBody="via another host")
@@ -210,7 +210,7 @@ def test_visibility_timeout_hides_a_message_until_it_expires(sqs, queue_name):
     assert error_code(excinfo) == "ReceiptHandleIsInvalid"
 
 
-def test_long_poll_is_woken_by_a_send_from_another_thread(server, queue_name):
+def test_long_poll_woken_by_send(server, queue_name):
     sqs = server.client("sqs", read_timeout=60)
     url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
     result = {}
@@ -231,7 +231,7 @@ def test_long_poll_is_woken_by_a_send_from_another_thread(server, queue_name):
     assert result["seconds"] < 18
 
 
-def test_long_poll_returns_a_delayed_message_when_it_becomes_visible(sqs, queue_name):
+def test_long_poll_delayed_message(sqs, queue_name):
     url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=2)
     assert attribute_counts(sqs, url) == (0, 0, 1)
@@ -250,7 +250,7 @@ def test_receive_returns_at_most_max_number_of_messages(sqs, queue_name):
     assert sorted(m["Body"] for m in first + rest) == sorted(f"m{i}" for i in range(12))
 
 
-def test_redrive_moves_a_message_to_the_dead_letter_queue_after_max_receive_count(sqs, queue_name):
+def test_redrive_after_max_receive_count(sqs, queue_name):
     dlq_url = sqs.create_queue(QueueName=f"{queue_name}-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
@@ -436,7 +436,7 @@ def test_messages_survive_a_restart(start_server):
     assert attribute_counts(sqs, url) == (0, 1, 0)
 
 
-def test_a_message_survives_kill_9_right_after_send_message(start_server):
+def test_message_survives_kill_9(start_server):
     server = start_server()
     sqs = server.client("sqs")
     url = sqs.create_queue(QueueName="crash")["QueueUrl"]
@@ -485,7 +485,7 @@ def test_batch_size_limit_counts_message_attributes(sqs, queue_name):
     assert attribute_counts(sqs, url) == (0, 0, 0)
 
 
-def test_receipt_handle_of_an_earlier_receive_cannot_change_visibility(sqs, queue_name):
+def test_stale_receipt_handle_visibility_rejected(sqs, queue_name):
     url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody="once at a time")
     first = receive_one(sqs, url, VisibilityTimeout=60)["ReceiptHandle"]

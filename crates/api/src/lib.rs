@@ -34,7 +34,7 @@ use flicker_queue::QueueService;
 pub use error::WireError;
 pub use http_endpoints::ROUTES_PREFIX;
 
-/// What the handlers share: the engine and the other services on this endpoint.
+/// State shared by the handlers: the engine and the other services on this endpoint.
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
@@ -62,7 +62,7 @@ impl FromRef<AppState> for EventSourceMappings {
     }
 }
 
-/// The router of every API this endpoint serves.
+/// Builds the router of every API this endpoint serves.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", post(protocols::dispatch).get(queue::query_root))
@@ -123,7 +123,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The routes of versions, aliases, concurrency controls and tags.
+/// Builds the routes of versions, aliases, concurrency controls and tags.
 fn versions_router() -> Router<AppState> {
     use axum::routing::put;
     let functions = "/2015-03-31/functions/{name}";

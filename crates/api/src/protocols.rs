@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
 
-/// An error of the JSON protocol: `{"__type": ..., "message": ...}` with `X-Amzn-ErrorType`.
+/// Builds an error of the JSON protocol: `{"__type": ..., "message": ...}` with `X-Amzn-ErrorType`.
 pub(crate) fn json_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     let body = serde_json::json!({ "__type": code, "message": message.into() }).to_string();
     (status, [("content-type", "application/x-amz-json-1.0"), ("x-amzn-errortype", code)], body)

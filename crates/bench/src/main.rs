@@ -40,7 +40,7 @@ struct Args {
     json: PathBuf,
     /// Directory under which the server keeps its data during the run. The default is on
     /// the same file system as the repository, because the durable Event figures depend on
-    /// what a sync costs there; the system's temporary directory is often a tmpfs.
+    /// what a sync costs there. The system's temporary directory is often a tmpfs.
     #[arg(long, default_value = "target")]
     work_dir: PathBuf,
     /// Serve the floor's minimal HTTP server and print its address (used by the benchmark

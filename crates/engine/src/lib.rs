@@ -129,7 +129,7 @@ struct Inner {
     /// Bytes of `Event` payloads accepted and not yet delivered.
     event_bytes: AtomicUsize,
     metrics: Metrics,
-    /// Where `Event` invocations go once set; until then they wait in memory.
+    /// Destination of `Event` invocations once set. Until then they wait in memory.
     event_sink: OnceLock<Arc<dyn events::EventSink>>,
     /// Function URL configurations by URL id; the lock is never held across an await.
     urls: RwLock<urls::UrlTable>,

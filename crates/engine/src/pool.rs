@@ -61,7 +61,7 @@ impl ProvisionedSlot {
         }
     }
 
-    /// Whether more provisioned environments are live than the target.
+    /// Returns whether more provisioned environments are live than the target.
     pub fn surplus(&self) -> bool {
         self.counters.live.load(Ordering::Acquire) > self.counters.target.load(Ordering::Acquire)
     }

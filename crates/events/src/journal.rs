@@ -360,7 +360,7 @@ mod tests {
         }
     }
 
-    /// Awaits futures concurrently, so that the writer sees them as one batch or a few.
+    /// Awaits futures concurrently, so that the writer commits them in one batch or a few.
     async fn futures_join<F: std::future::Future + Send + 'static>(
         futures: impl Iterator<Item = F>,
     ) -> Vec<F::Output>

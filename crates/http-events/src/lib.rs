@@ -1,6 +1,6 @@
 //! HTTP requests turned into the events Lambda sends for function URLs and API Gateway
 //! routes (payload formats 2.0 and 1.0), and function results turned back into HTTP
-//! responses. This crate knows no HTTP server and no engine: it maps plain values.
+//! responses. This crate depends on no HTTP server and no engine: it maps plain values.
 
 mod event;
 mod response;

@@ -48,7 +48,7 @@ pub struct SentMessage {
 
 /// A message as one receive returns it. `attributes` contains every system attribute
 /// (SenderId, SentTimestamp, ApproximateReceiveCount, ApproximateFirstReceiveTimestamp) and
-/// `message_attributes` every message attribute; callers filter them as a request asks.
+/// `message_attributes` every message attribute; callers keep the ones a request names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedMessage {
     pub message_id: String,

@@ -15,7 +15,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Every stored mapping as `(uuid, JSON)`, ordered by UUID.
+    /// Loads every stored mapping as `(uuid, JSON)`, ordered by UUID.
     pub fn load_event_source_mappings(&self) -> Result<Vec<(String, String)>, StoreError> {
         let connection = self.lock();
         let mut statement =

@@ -280,7 +280,7 @@ impl Call<'_> {
     }
 }
 
-/// The bytes message attributes count towards a batch's size: names, types and values.
+/// Counts the bytes that message attributes add to a batch's size: names, types and values.
 fn attributes_size(attributes: &MessageAttributes) -> usize {
     attributes
         .iter()

@@ -1,7 +1,7 @@
 //! The reading operations of CloudWatch Logs over the function log files: DescribeLogGroups,
-//! DescribeLogStreams, FilterLogEvents and GetLogEvents. A function's file contains one event per line,
-//! `MILLISECONDS\tSTREAM\tMESSAGE`, with line breaks inside a message written as carriage
-//! returns; the previous file (`NAME.log.1`) is read first.
+//! DescribeLogStreams, FilterLogEvents and GetLogEvents. A function's file contains one event
+//! per line, `MILLISECONDS\tSTREAM\tMESSAGE`, with line breaks inside a message written as
+//! carriage returns. The previous file (`NAME.log.1`) is read first.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
